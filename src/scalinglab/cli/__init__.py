@@ -1,0 +1,39 @@
+"""The ``scalinglab`` command line (Typer).
+
+Each command group lives in its own module with a ``register(app)`` function; this module builds
+the app, registers them, and turns every :class:`~scalinglab.errors.ScalingLabError` into one
+clear line on stderr and exit status 2 (never a traceback). Modules that need optional extras
+(torch, ray) import them inside their commands, so ``scalinglab --help`` works on the core
+install.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from scalinglab.cli import data_cmds, fit_cmds, plan_cmds, sweep_cmds, train_cmds
+from scalinglab.console import err_console
+from scalinglab.errors import ScalingLabError
+
+app = typer.Typer(
+    name="scalinglab",
+    help="A laboratory for neural scaling laws: fit laws to runs, plan compute-optimal "
+    "models, train sweeps, report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for _module in (fit_cmds, data_cmds, plan_cmds, train_cmds, sweep_cmds):
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except ScalingLabError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
