@@ -64,14 +64,56 @@ class Chinchilla(Law):
         return np.stack([a - al * lN, b - be * lD, np.broadcast_to(e, (z.shape[0], X.shape[1]))],
                         axis=-1)
 
+    def _exp_terms(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """The three terms A/N^alpha, B/D^beta, E as exponentials, or None on overflow."""
+        lN, lD = np.log(X[0]), np.log(X[1])
+        K = z.shape[0]
+        with np.errstate(over="ignore"):
+            if K >= 64:
+                # start grids: (log A, alpha) and (log B, beta) pairs repeat; compute each
+                # distinct power term once and gather it
+                u1, i1, u2, i2 = self._pairs(z)
+                t1 = np.exp(u1[:, :1] - u1[:, 1:] * lN)[i1]
+                t2 = np.exp(u2[:, :1] - u2[:, 1:] * lD)[i2]
+            else:
+                t1 = np.exp(z[:, 1:2] - z[:, 3:4] * lN)
+                t2 = np.exp(z[:, 2:3] - z[:, 4:5] * lD)
+            t3 = np.exp(z[:, 0:1])
+        s = t1 + t2
+        s += t3
+        if not np.all(np.isfinite(s)):
+            return None
+        return t1, t2, t3, s
+
+    def _pairs(self, z: np.ndarray) -> tuple[np.ndarray, ...]:
+        key = hash(z.tobytes())
+        cached = getattr(self, "_pair_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        u1, i1 = np.unique(z[:, [1, 3]], axis=0, return_inverse=True)
+        u2, i2 = np.unique(z[:, [2, 4]], axis=0, return_inverse=True)
+        out = (u1, i1.ravel(), u2, i2.ravel())
+        self._pair_cache = (key, out)
+        return out
+
     def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return logsumexp_terms(self._terms(z, X))[0]
+        terms = self._exp_terms(z, X)
+        if terms is None:
+            return logsumexp_terms(self._terms(z, X))[0]
+        s = terms[3]
+        return np.log(s, out=s)
 
     def log_value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lse, w = logsumexp_terms(self._terms(z, X))
         lN, lD = np.log(X[0]), np.log(X[1])
-        jac = np.stack([w[..., 2], w[..., 0], w[..., 1], -w[..., 0] * lN, -w[..., 1] * lD],
-                       axis=-1)
+        terms = self._exp_terms(z, X) if z.shape[0] < 64 else None
+        if terms is None:
+            lse, w = logsumexp_terms(self._terms(z, X))
+            w0, w1, w2 = w[..., 0], w[..., 1], w[..., 2]
+        else:
+            t1, t2, t3, s = terms
+            w0, w1, w2 = t1 / s, t2 / s, np.broadcast_to(t3 / s, s.shape)
+            lse = np.log(s)
+        jac = np.stack([w2, w0, w1, -w0 * lN, -w1 * lD], axis=-1)
         return lse, jac
 
     def value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,115 @@
+"""Example data sets shipped with scalinglab: real published runs, in the observation format.
+
+| name | rows | what | source |
+| --- | --- | --- | --- |
+| ``chinchilla`` | 245 | Hoffmann et al.'s runs digitised by Epoch from Figure 4 (N total params, C FLOPs, D = C/(6N)) | Besiroglu et al. 2024 (arXiv 2404.10102); Hoffmann et al. 2022 |
+| ``chinchilla-240`` | 240 | the same without the 5 highest-loss rows (Epoch's standard subset) | as above |
+| ``gadre2024`` | 104 | over-trained open_lm runs, 3 corpora, loss = C4 eval loss | Gadre et al. 2024 (arXiv 2403.08540), MIT licence |
+| ``misfitting2025`` | 261 | last checkpoints of open_lm runs over several learning rates | Li et al. 2025 (arXiv 2502.18969) |
+| ``misfitting2025-best`` | 81 | the best learning rate per (N, D) cell of the above | as above |
+
+``load(name)`` returns a DataFrame with the standard columns (``N``, ``D``, ``C``, ``loss``,
+``run_id``, ``group`` where they apply) plus the original ones, and ``df.attrs`` holding the
+citation and the conventions (N with embeddings; C = 6ND). See ``datasets/data/README.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+
+from scalinglab.errors import OptionError
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    file: str
+    description: str
+    citation: str
+    conventions: dict[str, str]
+
+
+_CH_CONV = {"N": "total parameters incl. embeddings (Chinchilla)",
+            "C": "training FLOPs as plotted by Hoffmann et al.",
+            "D": "derived as C / (6 N)", "loss": "final smoothed training loss, nats/token"}
+_CH_CITE = ("Besiroglu, Erdil, Barnett, You 2024, 'Chinchilla Scaling: A replication attempt' "
+            "(arXiv 2404.10102), data from epoch-research/analyzing-chinchilla; Hoffmann et al. "
+            "2022 (arXiv 2203.15556)")
+_GA_CITE = ("Gadre et al. 2024, 'Language models scale reliably with over-training and on "
+            "downstream tasks' (arXiv 2403.08540); data from mlfoundations/scaling, MIT licence, "
+            "Copyright (c) 2024 mlfoundations")
+_MF_CITE = ("Li, Kudugunta, Zettlemoyer 2025, '(Mis)Fitting Scaling Laws' (ICLR 2025, arXiv "
+            "2502.18969); data from hadasah/scaling_laws")
+_OL_CONV = {"N": "total parameters incl. input and output embeddings",
+            "C": "6 N D", "D": "training tokens", "loss": "validation loss, nats/token"}
+
+DATASETS: dict[str, DatasetInfo] = {
+    "chinchilla": DatasetInfo("chinchilla", "chinchilla_epoch_svg.csv",
+                              "245 Chinchilla runs digitised from Hoffmann et al. Fig. 4",
+                              _CH_CITE, _CH_CONV),
+    "chinchilla-240": DatasetInfo("chinchilla-240", "chinchilla_epoch_svg.csv",
+                                  "Epoch's 240-run subset (5 highest-loss rows dropped)",
+                                  _CH_CITE, _CH_CONV),
+    "gadre2024": DatasetInfo("gadre2024", "gadre2024_runs.csv",
+                             "104 over-trained open_lm runs (loss = C4 eval)", _GA_CITE,
+                             _OL_CONV),
+    "misfitting2025": DatasetInfo("misfitting2025", "misfitting_li2025_last_ckpt.csv",
+                                  "261 open_lm final checkpoints over learning rates", _MF_CITE,
+                                  _OL_CONV),
+    "misfitting2025-best": DatasetInfo("misfitting2025-best", "misfitting_li2025_last_ckpt.csv",
+                                       "81 runs: best learning rate per (N, D)", _MF_CITE,
+                                       _OL_CONV),
+}
+
+
+def path(name: str) -> Path:
+    """The bundled file behind a data set."""
+    info = _info(name)
+    return Path(str(resources.files("scalinglab.datasets") / "data" / info.file))
+
+
+def _info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise OptionError("dataset", f"unknown data set {name!r}; choose one of "
+                          f"{', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def load(name: str) -> pd.DataFrame:
+    """A bundled data set as an observation table (see the module docstring)."""
+    info = _info(name)
+    raw = pd.read_csv(path(name))
+    if name.startswith("chinchilla"):
+        df = raw.rename(columns={"Model Size": "N", "Training FLOP": "C"})
+        df["D"] = df["C"] / (6.0 * df["N"])
+        df["run_id"] = [f"chinchilla-{i}" for i in range(len(df))]
+        if name == "chinchilla-240":
+            # Epoch's notebook keeps loss < sorted(loss)[-5]: drops the 5 highest-loss rows.
+            df = df[df["loss"] < sorted(df["loss"])[-5]].reset_index(drop=True)
+    elif name == "gadre2024":
+        df = raw.copy()
+        df["C"] = 6.0 * df["N"] * df["D"]
+        df["loss"] = df["loss_c4_val"]
+        df["run_id"] = df["name"]
+        df["group"] = df["dataset"]
+    else:
+        df = raw.copy()
+        for c in ("C", "C_no_emb", "C_6ND", "C_6ND_no_emb"):
+            df[c] = df[c].astype(float)
+        df["C"] = df["C_6ND"]
+        df["run_id"] = (df["sweep"].astype(str) + "/" + df["model"].astype(str) + "/"
+                        + df["D"].astype(str) + "/lr" + df["peak_lr"].astype(str))
+        if name == "misfitting2025-best":
+            idx = df.groupby(["N", "D"])["loss"].idxmin()
+            df = df.loc[sorted(idx)].reset_index(drop=True)
+    df.attrs = {"source": f"scalinglab.datasets:{name}", "citation": info.citation,
+                "conventions": dict(info.conventions)}
+    return df
+
+
+def list_datasets() -> list[DatasetInfo]:
+    return list(DATASETS.values())

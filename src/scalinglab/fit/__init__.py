@@ -1,0 +1,11 @@
+"""Fitting: objectives, the multi-start optimiser, bootstrap, diagnostics, Chinchilla's
+approaches 1-3, Kaplan-style fits and model comparison.
+
+The main entry point is :func:`fit` (Approach 3 for ``chinchilla``, and every other law);
+:func:`isoflop` is Approach 2, :func:`envelope` Approach 1, :func:`compare` compares laws.
+"""
+
+from scalinglab.fit.core import backtest, fit, run_bootstrap
+from scalinglab.fit.result import FitResult
+
+__all__ = ["FitResult", "backtest", "fit", "run_bootstrap"]

@@ -1,0 +1,288 @@
+"""``scalinglab.fit``: fit a law to an observation table (Approach 3 and every other law).
+
+``fit(df, law="chinchilla", bootstrap=1000)`` reads and validates the table, runs the
+multi-start optimiser (:mod:`scalinglab.fit.optimize`), checks the result
+(:mod:`scalinglab.fit.diagnostics`), optionally bootstraps it (every resample gets the full
+multi-start; resampling whole runs or groups when the table has a ``run_id`` with repeated
+values or a ``group`` column) and backtests it on the points above a compute threshold.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglab import __version__
+from scalinglab.errors import FitError, InputError, OptionError
+from scalinglab.fit import diagnostics
+from scalinglab.fit.objectives import OBJECTIVES
+from scalinglab.fit.optimize import multistart
+from scalinglab.fit.result import FitResult
+from scalinglab.laws import Law, chinchilla_allocation, get_law
+from scalinglab.laws.curves import Sigmoid
+from scalinglab.observations import data_hash, load_observations, validate
+
+
+def _prepare(df: pd.DataFrame, law: Law, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = np.stack([df[v].to_numpy(float) for v in law.variables])
+    logy = np.log(df[y].to_numpy(float))
+    w = df["weight"].to_numpy(float) if "weight" in df.columns else np.ones(len(df))
+    return X, logy, w
+
+
+def _canonical(law: Law, params: dict[str, float]) -> dict[str, float]:
+    return law.canonical(params) if isinstance(law, Sigmoid) else params
+
+
+def _fit_arrays(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
+                delta: float, refine_top: int, polish_top: int) -> np.ndarray:
+    """One full multi-start fit on arrays; natural-unit parameter vector (NaN on failure)."""
+    try:
+        grid = law.start_grid(X, np.exp(logy))
+        info = multistart(law, X, logy, w, kind, delta, grid, refine_top, polish_top)
+    except FitError:
+        return np.full(law.n_params, np.nan)
+    p = _canonical(law, law.from_internal(info.z))
+    return np.array([p[n] for n in law.param_names])
+
+
+def _bootstrap_chunk(args: tuple) -> np.ndarray:
+    law, X, logy, w, kind, delta, refine_top, polish_top, index_sets = args
+    return np.array([_fit_arrays(law, X[:, idx], logy[idx], w[idx], kind, delta, refine_top,
+                                 polish_top) for idx in index_sets])
+
+
+def bootstrap_indices(n: int, units: np.ndarray | None, R: int, seed: int) -> list[np.ndarray]:
+    """``R`` resamples of row indices: of rows, or of whole units (runs/groups) when given."""
+    rng = np.random.default_rng(seed)
+    if units is None:
+        return [rng.integers(0, n, n) for _ in range(R)]
+    labels, inv = np.unique(units, return_inverse=True)
+    members = [np.flatnonzero(inv == k) for k in range(len(labels))]
+    out = []
+    for _ in range(R):
+        pick = rng.integers(0, len(labels), len(labels))
+        out.append(np.concatenate([members[k] for k in pick]))
+    return out
+
+
+def run_bootstrap(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
+                  delta: float, R: int, seed: int, units: np.ndarray | None = None,
+                  n_jobs: int | None = None, refine_top: int = 16, polish_top: int = 2,
+                  on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Bootstrap draws ``(R, P)`` in natural units (rows that failed are NaN)."""
+    index_sets = bootstrap_indices(len(logy), units, R, seed)
+    if n_jobs is None:
+        n_jobs = min(os.cpu_count() or 1, 2) if R >= 100 else 1
+    n_chunks = max(1, min(R, 4 * n_jobs if n_jobs > 1 else 10))
+    chunks = [index_sets[i::n_chunks] for i in range(n_chunks)]
+    # chunks are interleaved: put the results back in resample order
+    order = np.concatenate([np.arange(R)[i::n_chunks] for i in range(n_chunks)])
+    tasks = [(law, X, logy, w, kind, delta, refine_top, polish_top, c) for c in chunks]
+    parts: list[np.ndarray] = []
+    if n_jobs > 1:
+        with ProcessPoolExecutor(max_workers=n_jobs) as ex:
+            for part in ex.map(_bootstrap_chunk, tasks):
+                parts.append(part)
+                if on_progress:
+                    on_progress(len(part))
+    else:
+        for t in tasks:
+            parts.append(_bootstrap_chunk(t))
+            if on_progress:
+                on_progress(len(parts[-1]))
+    stacked = np.concatenate(parts)
+    draws = np.empty_like(stacked)
+    draws[order] = stacked
+    return draws
+
+
+def _units(df: pd.DataFrame, by: str) -> tuple[np.ndarray | None, str]:
+    if by == "points":
+        return None, "points"
+    if by in ("run_id", "group"):
+        if by not in df.columns:
+            raise OptionError("--bootstrap-by", f"the table has no {by!r} column")
+        return df[by].astype(str).to_numpy(), by
+    if by != "auto":
+        raise OptionError("--bootstrap-by", f"expected auto, points, run_id or group, got {by!r}")
+    if "run_id" in df.columns and df["run_id"].duplicated().any():
+        return df["run_id"].astype(str).to_numpy(), "run_id"
+    if "group" in df.columns and df["group"].nunique() > 1:
+        return df["group"].astype(str).to_numpy(), "group"
+    return None, "points"
+
+
+def _derived(law: Law, params: Mapping[str, float], at_compute: Sequence[float]) -> dict[str, float]:
+    out = dict(law.derived(params))
+    if law.name == "chinchilla" and at_compute and "a" in out:
+        for c in at_compute:
+            n_opt, d_opt = chinchilla_allocation(params, c)
+            tag = f"{c:.3g}"
+            out[f"N_opt@{tag}"] = float(n_opt)
+            out[f"D_opt@{tag}"] = float(d_opt)
+            out[f"loss_opt@{tag}"] = float(law.predict(params, N=n_opt, D=d_opt))
+    return out
+
+
+def _percentile(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    if v.size < 2:
+        return (float("nan"), float("nan"))
+    a = (1 - confidence) / 2
+    return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
+
+
+def backtest(law: Law, params: Mapping[str, float], test: pd.DataFrame, y: str,
+             threshold: float, n_train: int, draws: np.ndarray | None = None,
+             confidence: float = 0.95) -> dict[str, Any]:
+    """Prediction errors of a fit on held-out points (those above the compute threshold)."""
+    obs = test[y].to_numpy(float)
+    pred = law.predict(params, **{v: test[v].to_numpy(float) for v in law.variables})
+    rel = pred / obs - 1.0
+    out: dict[str, Any] = {
+        "threshold_C": threshold, "n_train": n_train, "n_test": len(test),
+        "mean_abs_rel_error": float(np.mean(np.abs(rel))),
+        "max_abs_rel_error": float(np.max(np.abs(rel))),
+        "rmse_log": float(np.sqrt(np.mean(np.log(pred / obs) ** 2))),
+        "bias_rel": float(np.mean(rel)),
+    }
+    pts = {"observed": obs, "predicted": pred, "rel_error": rel}
+    if "C" in test.columns:
+        pts["C"] = test["C"].to_numpy(float)
+    if draws is not None and len(draws):
+        preds = np.array([law.predict(d, **{v: test[v].to_numpy(float) for v in law.variables})
+                          for d in draws if np.all(np.isfinite(d))])
+        a = (1 - confidence) / 2
+        lo, hi = np.quantile(preds, a, axis=0), np.quantile(preds, 1 - a, axis=0)
+        pts["lo"], pts["hi"] = lo, hi
+        out["interval_coverage"] = float(np.mean((obs >= lo) & (obs <= hi)))
+    out["points"] = [dict(zip(pts, vals, strict=True)) for vals in zip(*pts.values(),
+                                                                        strict=True)]
+    return out
+
+
+def fit(
+    data: pd.DataFrame | str | os.PathLike[str],
+    law: str | Law = "chinchilla",
+    *,
+    x: str | None = None,
+    breaks: int | None = None,
+    y: str = "loss",
+    loss: str = "huber",
+    delta: float = 1e-3,
+    bootstrap: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
+    holdout_above: float | None = None,
+    columns: Mapping[str, str] | None = None,
+    at_compute: Sequence[float] = (),
+    bootstrap_by: str = "auto",
+    refine_top: int = 16,
+    polish_top: int = 2,
+    n_jobs: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> FitResult:
+    """Fit ``law`` to an observation table (a DataFrame or a file path).
+
+    ``loss``: ``huber`` (default, delta 1e-3 on log residuals, summed), ``mse`` or
+    ``huber-likelihood`` (Huber density with a fitted scale). ``bootstrap``: number of
+    resamples, each with the full multi-start (percentile intervals at ``confidence``).
+    ``holdout_above``: fit on points with C <= this and backtest on the rest.
+    ``at_compute``: budgets at which to report the compute-optimal N, D, loss (chinchilla).
+    """
+    t0 = time.perf_counter()
+    if loss not in OBJECTIVES:
+        raise OptionError("--loss", f"unknown objective {loss!r}; choose one of "
+                          f"{', '.join(OBJECTIVES)}")
+    if not (delta > 0):
+        raise OptionError("--delta", f"must be > 0, got {delta}")
+    if bootstrap < 0:
+        raise OptionError("--bootstrap", f"must be >= 0, got {bootstrap}")
+    if not (0 < confidence < 1):
+        raise OptionError("--confidence", f"must be between 0 and 1, got {confidence}")
+    law_options = {"x": x, "breaks": breaks}
+    lawobj = get_law(law, x=x, breaks=breaks)
+    df = load_observations(data, columns)
+    src = str(df.attrs.get("source", "<data>"))
+    if y not in df.columns:
+        raise InputError(f"missing column {y!r} (the value to fit); the table has "
+                         f"{', '.join(map(str, df.columns))}", source=src)
+    required = [*lawobj.variables, y]
+    if holdout_above is not None:
+        required.append("C")
+    if "weight" in df.columns:
+        required.append("weight")
+    df = validate(df, dict.fromkeys(required), source=src)
+    test = None
+    if holdout_above is not None:
+        if not holdout_above > 0:
+            raise OptionError("--holdout-above", f"must be > 0, got {holdout_above}")
+        test = df[df["C"] > holdout_above]
+        df = df[df["C"] <= holdout_above]
+        if len(test) == 0:
+            raise OptionError("--holdout-above", f"no point has C > {holdout_above:g} "
+                              f"(largest C is {df['C'].max():g})")
+    if len(df) < lawobj.n_params:
+        raise FitError(f"{src}: {len(df)} point(s) to fit but law {lawobj.name!r} has "
+                       f"{lawobj.n_params} parameters ({', '.join(lawobj.param_names)})")
+    X, logy, w = _prepare(df, lawobj, y)
+    grid = lawobj.start_grid(X, np.exp(logy))
+    info = multistart(lawobj, X, logy, w, loss, delta, grid, refine_top, polish_top)
+    params = _canonical(lawobj, lawobj.from_internal(info.z))
+    with np.errstate(all="ignore"):
+        resid = lawobj.log_value(lawobj.to_internal(params)[None, :], X)[0] - logy
+    warnings = diagnostics.check(lawobj, X, logy, w, info, resid)
+    t_fit = time.perf_counter() - t0
+
+    draws = None
+    intervals: dict[str, tuple[float, float]] = {}
+    derived = _derived(lawobj, params, at_compute)
+    derived_int: dict[str, tuple[float, float]] = {}
+    boot: dict[str, Any] = {}
+    if bootstrap:
+        units, unit_name = _units(df, bootstrap_by)
+        t1 = time.perf_counter()
+        draws = run_bootstrap(lawobj, X, logy, w, loss, delta, bootstrap, seed, units, n_jobs,
+                              refine_top, polish_top, on_progress)
+        ok = np.all(np.isfinite(draws), axis=1)
+        for i, n in enumerate(lawobj.param_names):
+            intervals[n] = _percentile(draws[:, i], confidence)
+        dd = [_derived(lawobj, dict(zip(lawobj.param_names, d, strict=True)), at_compute)
+              for d in draws[ok]]
+        for k in derived:
+            derived_int[k] = _percentile(np.array([d.get(k, np.nan) for d in dd]), confidence)
+        boot = {"resamples": bootstrap, "unit": unit_name, "failed": int((~ok).sum()),
+                "seconds": time.perf_counter() - t1, "seed": seed}
+        if (~ok).sum() > 0.05 * bootstrap:
+            warnings.append(f"bootstrap: {(~ok).sum()} of {bootstrap} resamples failed to fit")
+    bt = None
+    if test is not None:
+        bt = backtest(lawobj, params, test, y, float(holdout_above), len(df), draws, confidence)
+    conventions = {"loss": f"{y}, fitted on log residuals ({loss})",
+                   **{k: str(v) for k, v in df.attrs.get("conventions", {}).items()}}
+    provenance = {
+        "source": src, "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
+        "scalinglab_version": __version__, "python": platform.python_version(),
+        "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,
+                    "confidence": confidence, "holdout_above": holdout_above, "y": y,
+                    "refine_top": refine_top, "polish_top": polish_top,
+                    "columns": dict(columns or {})},
+    }
+    return FitResult(
+        law=lawobj, law_options=law_options, params=params, objective=info.objective,
+        loss=loss, delta=delta, sigma=info.sigma, n_points=len(df), intervals=intervals,
+        confidence=confidence, draws=draws, derived=derived, derived_intervals=derived_int,
+        warnings=warnings, residuals=resid, backtest=bt,
+        optimizer={"n_starts": info.n_starts, "n_refined": info.n_refined,
+                   "n_at_best": info.n_at_best, "converged": info.converged,
+                   "grad_norm": info.grad_norm, "seconds": t_fit},
+        bootstrap=boot, conventions=conventions, provenance=provenance,
+    )

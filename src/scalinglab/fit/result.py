@@ -1,0 +1,164 @@
+"""The fit result record: estimates, intervals, bootstrap draws, diagnostics, provenance.
+
+Serialises to the JSON documented for ``scalinglab fit --json``::
+
+    {"law", "law_options", "params": {name: value}, "objective", "loss", "delta", "sigma",
+     "n_points", "intervals": {name: [lo, hi]}, "confidence", "derived": {...},
+     "derived_intervals": {...}, "warnings": [...], "draws": {name: [...]},
+     "backtest": {...} | null, "optimizer": {...}, "conventions": {...}, "provenance": {...}}
+
+and back (:meth:`FitResult.load`), so plans and reports can be made from a saved fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scalinglab.errors import InputError
+from scalinglab.laws import Law, get_law
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: NumPy scalars to Python, non-finite floats to None."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _clean(v.tolist())
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+@dataclass
+class FitResult:
+    law: Law
+    params: dict[str, float]
+    objective: float
+    loss: str = "huber"
+    delta: float = 1e-3
+    n_points: int = 0
+    law_options: dict[str, Any] = field(default_factory=dict)
+    sigma: float | None = None
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    confidence: float = 0.95
+    draws: np.ndarray | None = None
+    derived: dict[str, float] = field(default_factory=dict)
+    derived_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    residuals: np.ndarray | None = None
+    backtest: dict[str, Any] | None = None
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+    conventions: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ use
+    def predict(self, **variables: Any) -> np.ndarray:
+        """The fitted law at the given variables (``N=..., D=...``); natural units."""
+        return self.law.predict(self.params, **variables)
+
+    def predict_interval(self, **variables: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """Percentile interval of the prediction over the bootstrap draws (None without)."""
+        if self.draws is None or len(self.draws) == 0:
+            return None
+        preds = np.array([self.law.predict(d, **variables) for d in self.draws])
+        a = (1 - self.confidence) / 2
+        return np.nanquantile(preds, a, axis=0), np.nanquantile(preds, 1 - a, axis=0)
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self) -> dict[str, Any]:
+        draws = None
+        if self.draws is not None:
+            draws = {n: self.draws[:, i] for i, n in enumerate(self.law.param_names)}
+        return _clean({
+            "law": self.law.name,
+            "law_options": self.law_options,
+            "formula": self.law.formula,
+            "params": self.params,
+            "objective": self.objective,
+            "loss": self.loss,
+            "delta": self.delta,
+            "sigma": self.sigma,
+            "n_points": self.n_points,
+            "intervals": {k: list(v) for k, v in self.intervals.items()},
+            "confidence": self.confidence,
+            "derived": self.derived,
+            "derived_intervals": {k: list(v) for k, v in self.derived_intervals.items()},
+            "warnings": self.warnings,
+            "residuals": self.residuals,
+            "backtest": self.backtest,
+            "optimizer": self.optimizer,
+            "bootstrap": self.bootstrap,
+            "draws": draws,
+            "conventions": self.conventions,
+            "provenance": self.provenance,
+        })
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2))
+        tmp.replace(p)
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], source: str = "<dict>") -> FitResult:
+        for key in ("law", "params"):
+            if key not in d:
+                raise InputError(f"not a scalinglab fit: missing key {key!r}", source=source)
+        opts = dict(d.get("law_options") or {})
+        law = get_law(d["law"], **{k: v for k, v in opts.items() if v is not None})
+        try:
+            params = {n: float(d["params"][n]) for n in law.param_names}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"params must give {', '.join(law.param_names)} as numbers "
+                             f"({exc})", source=source, column="params") from exc
+        draws = None
+        if d.get("draws"):
+            cols = [np.asarray(d["draws"][n], float) for n in law.param_names]
+            draws = np.stack(cols, axis=1)
+        res = d.get("residuals")
+        return cls(
+            law=law, params=params, objective=float(d.get("objective") or np.nan),
+            loss=d.get("loss", "huber"), delta=float(d.get("delta", 1e-3)),
+            n_points=int(d.get("n_points", 0)), law_options=opts, sigma=d.get("sigma"),
+            intervals={k: (float(v[0]), float(v[1])) for k, v in
+                       (d.get("intervals") or {}).items()},
+            confidence=float(d.get("confidence", 0.95)), draws=draws,
+            derived=dict(d.get("derived") or {}),
+            derived_intervals={k: (float(v[0]), float(v[1])) for k, v in
+                               (d.get("derived_intervals") or {}).items()},
+            warnings=list(d.get("warnings") or []),
+            residuals=None if res is None else np.asarray(res, float),
+            backtest=d.get("backtest"), optimizer=dict(d.get("optimizer") or {}),
+            bootstrap=dict(d.get("bootstrap") or {}),
+            conventions=dict(d.get("conventions") or {}),
+            provenance=dict(d.get("provenance") or {}),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> FitResult:
+        p = Path(path)
+        if not p.exists():
+            raise InputError("no such file", source=str(p))
+        try:
+            d = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc}", source=str(p)) from exc
+        if not isinstance(d, dict):
+            raise InputError("not a scalinglab fit (expected a JSON object)", source=str(p))
+        return cls.from_json(d, source=str(p))

@@ -1,0 +1,216 @@
+"""The observation table: what ``fit`` consumes, and how foreign tables are read into it.
+
+Standard columns: ``N`` (parameters), ``D`` (tokens), ``C`` (training FLOPs), ``loss`` (nats per
+token), optional ``S`` (steps), ``U`` (unique tokens), ``run_id``, ``group``, ``weight`` and any
+metric column. :func:`load_observations` reads CSV, TSV, Parquet, JSON and JSONL files (or a
+scalinglab run store, ``*.db``), maps common column names onto the standard ones
+(``params``/``model_size``/``num_params`` -> ``N``, ``tokens`` -> ``D``, ``flops`` -> ``C``, ...;
+``columns={"loss": "val_loss"}`` overrides), derives ``D = C/(6N)`` or ``C = 6ND`` when one is
+missing (the convention is recorded in ``df.attrs["conventions"]``), and validates the columns a
+fit needs: every bad cell is reported with the file, the row (1-based data row) and the column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalinglab.errors import InputError, OptionError
+
+STANDARD_COLUMNS = ("N", "D", "C", "loss", "S", "U", "run_id", "group", "weight")
+
+#: lower-cased foreign names -> standard name (first match wins, exact standard names first)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "N": ("n", "params", "n_params", "num_params", "nparams", "parameters", "model_size",
+          "model size", "param_count", "params_total", "size"),
+    "D": ("d", "tokens", "n_tokens", "num_tokens", "train_tokens", "training_tokens",
+          "dataset_size", "data_size"),
+    "C": ("c", "flops", "compute", "training flop", "training_flops", "train_flops",
+          "training flops", "total_flops"),
+    "loss": ("loss", "val_loss", "final_loss", "eval_loss", "validation_loss", "test_loss",
+             "final_val_loss", "valid_loss"),
+    "S": ("s", "step", "steps"),
+    "U": ("u", "unique_tokens", "unique"),
+    "run_id": ("run_id", "run", "run_name", "name", "id"),
+    "group": ("group", "dataset", "family"),
+    "weight": ("weight", "weights"),
+}
+
+NUMERIC = ("N", "D", "C", "loss", "S", "U", "weight")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet/JSON/JSONL file (or a run store) into a DataFrame."""
+    p = Path(path)
+    src = str(p)
+    if not p.exists():
+        raise InputError("no such file", source=src)
+    if p.is_dir():
+        raise InputError("is a folder, expected a CSV, Parquet, JSON or JSONL file", source=src)
+    suffix = p.suffix.lower()
+    try:
+        if suffix in (".db", ".sqlite", ".sqlite3"):
+            from scalinglab.store import read_observations  # the run store (sweeps)
+
+            df = read_observations(p)
+        elif suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(p)
+        elif suffix == ".jsonl":
+            df = pd.read_json(p, lines=True)
+        elif suffix == ".json":
+            with open(p, encoding="utf-8") as fh:
+                obj = json.load(fh)
+            if isinstance(obj, dict) and "runs" in obj:
+                obj = obj["runs"]
+            df = pd.DataFrame(obj)
+        elif suffix == ".tsv":
+            df = pd.read_csv(p, sep="\t")
+        else:
+            df = pd.read_csv(p)
+    except InputError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError, json.JSONDecodeError) as exc:
+        raise InputError(f"could not be read as a table: {exc}", source=src) from exc
+    except ImportError as exc:
+        raise InputError(f"reading this format needs an optional package: {exc}",
+                         source=src) from exc
+    if df.empty:
+        raise InputError("the table is empty (no data rows)", source=src)
+    df.attrs["source"] = src
+    return df
+
+
+def map_columns(df: pd.DataFrame, overrides: Mapping[str, str] | None = None,
+                source: str | None = None) -> pd.DataFrame:
+    """Rename foreign columns to the standard names (``overrides``: standard -> foreign)."""
+    overrides = dict(overrides or {})
+    src = source or df.attrs.get("source")
+    rename: dict[str, str] = {}
+    taken = set()
+    for std, foreign in overrides.items():
+        if foreign not in df.columns:
+            raise InputError(
+                f"--column {std}={foreign}: no column {foreign!r}; the columns are "
+                f"{', '.join(map(str, df.columns))}", source=src)
+        rename[foreign] = std
+        taken.add(std)
+    lower = {str(c).lower().strip(): c for c in df.columns}
+    for std, names in SYNONYMS.items():
+        if std in taken:
+            continue
+        if std in df.columns:
+            taken.add(std)
+            continue
+        for n in names:
+            col = lower.get(n)
+            if col is not None and col not in rename and col not in STANDARD_COLUMNS:
+                rename[col] = std
+                taken.add(std)
+                break
+    out = df.rename(columns=rename)
+    out.attrs = dict(df.attrs)
+    out.attrs["column_map"] = {str(k): v for k, v in rename.items()}
+    return out
+
+
+def _bad_cell(df: pd.DataFrame, col: str, mask: np.ndarray, what: str, src: str | None) -> None:
+    i = int(np.flatnonzero(mask)[0])
+    row = i + 1
+    value = df[col].iloc[i]
+    extra = f" (line {row + 1} of the file)" if src and src.endswith((".csv", ".tsv")) else ""
+    n_bad = int(mask.sum())
+    more = f"; {n_bad - 1} more row(s) like it" if n_bad > 1 else ""
+    raise InputError(f"{what}: {value!r}{extra}{more}", source=src, row=row, column=col)
+
+
+def validate(df: pd.DataFrame, required: Iterable[str], source: str | None = None,
+             positive: Iterable[str] | None = None) -> pd.DataFrame:
+    """Check that ``required`` columns exist, are numeric, finite and (``positive``) > 0.
+
+    Returns a copy with those columns as float64. Raises :class:`InputError` naming the file,
+    the first bad row (1-based data row) and the column.
+    """
+    src = source or df.attrs.get("source")
+    required = list(required)
+    positive = set(required if positive is None else positive)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"missing column(s) {', '.join(missing)}; the table has "
+            f"{', '.join(map(str, df.columns))} (map one with --column {missing[0]}=NAME)",
+            source=src)
+    out = df.copy()
+    for col in required:
+        raw = out[col]
+        num = pd.to_numeric(raw.astype(object) if raw.dtype == object else raw, errors="coerce")
+        bad = num.isna().to_numpy() & raw.notna().to_numpy()
+        if bad.any():
+            _bad_cell(out, col, bad, "not a number", src)
+        if num.isna().any():
+            _bad_cell(out, col, num.isna().to_numpy(), "missing value", src)
+        vals = num.to_numpy(dtype=float)
+        if not np.isfinite(vals).all():
+            _bad_cell(out, col, ~np.isfinite(vals), "not a finite number", src)
+        if col in positive and (vals <= 0).any():
+            _bad_cell(out, col, vals <= 0, "must be > 0", src)
+        out[col] = vals
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def complete(df: pd.DataFrame) -> pd.DataFrame:
+    """Derive ``D = C/(6N)`` or ``C = 6ND`` when only one of them is present (recorded)."""
+    conv = dict(df.attrs.get("conventions", {}))
+    out = df
+    if "D" not in df.columns and {"N", "C"} <= set(df.columns):
+        out = df.copy()
+        out["D"] = pd.to_numeric(df["C"], errors="coerce") / (
+            6.0 * pd.to_numeric(df["N"], errors="coerce"))
+        conv["D"] = "derived as C / (6 N)"
+    elif "C" not in df.columns and {"N", "D"} <= set(df.columns):
+        out = df.copy()
+        out["C"] = 6.0 * pd.to_numeric(df["N"], errors="coerce") * pd.to_numeric(
+            df["D"], errors="coerce")
+        conv["C"] = "derived as 6 N D"
+    out.attrs = dict(df.attrs)
+    out.attrs["conventions"] = conv
+    return out
+
+
+def parse_column_overrides(items: Iterable[str] | None) -> dict[str, str]:
+    """``["loss=val_loss", "N=params"]`` -> ``{"loss": "val_loss", "N": "params"}``."""
+    out: dict[str, str] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise OptionError("--column", f"expected STANDARD=COLUMN (e.g. loss=val_loss), "
+                              f"got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_observations(data: str | Path | pd.DataFrame,
+                      columns: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Read and map an observation table (validation happens in :func:`validate`)."""
+    if isinstance(data, pd.DataFrame):
+        df = data.copy()
+        df.attrs = dict(data.attrs)
+        df.attrs.setdefault("source", "<DataFrame>")
+    else:
+        df = read_table(data)
+    df = map_columns(df, columns)
+    return complete(df)
+
+
+def data_hash(df: pd.DataFrame, cols: Iterable[str]) -> str:
+    """sha256 of the numeric content of ``cols`` (provenance of a fit)."""
+    h = hashlib.sha256()
+    for c in cols:
+        h.update(c.encode())
+        h.update(np.ascontiguousarray(df[c].to_numpy(dtype=float)).tobytes())
+    return h.hexdigest()[:16]
