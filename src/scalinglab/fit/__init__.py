@@ -5,7 +5,9 @@ The main entry point is :func:`fit` (Approach 3 for ``chinchilla``, and every ot
 :func:`isoflop` is Approach 2, :func:`envelope` Approach 1, :func:`compare` compares laws.
 """
 
+from scalinglab.fit.approaches import compare, envelope, fit_power, isoflop
 from scalinglab.fit.core import backtest, fit, run_bootstrap
 from scalinglab.fit.result import FitResult
 
-__all__ = ["FitResult", "backtest", "fit", "run_bootstrap"]
+__all__ = ["FitResult", "backtest", "compare", "envelope", "fit", "fit_power", "isoflop",
+           "run_bootstrap"]

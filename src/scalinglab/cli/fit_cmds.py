@@ -1,0 +1,198 @@
+"""CLI: ``scalinglab fit``, ``laws``, ``isoflop``, ``envelope``, ``compare``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from scalinglab.console import console, progress
+from scalinglab.errors import OptionError
+from scalinglab.fit import FitResult, compare, envelope, fit, isoflop
+from scalinglab.laws import list_laws
+from scalinglab.observations import parse_column_overrides
+
+
+def _data_arg(data: str):
+    """A path, or ``example:NAME`` for a bundled data set."""
+    if data.startswith("example:"):
+        from scalinglab import datasets
+
+        return datasets.load(data.split(":", 1)[1])
+    return data
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    a = abs(v)
+    return f"{v:.4g}" if (a == 0 or 1e-3 <= a < 1e5) else f"{v:.4e}"
+
+
+def print_fit(res: FitResult) -> None:
+    """The estimates, intervals, derived quantities, backtest and warnings as rich tables."""
+    t = Table(title=f"{res.law.name}: {res.law.formula}", title_justify="left")
+    t.add_column("parameter")
+    t.add_column("estimate", justify="right")
+    lvl = f"{res.confidence:.0%} interval"
+    if res.intervals:
+        t.add_column(lvl, justify="right")
+    for n, v in res.params.items():
+        row = [n, _fmt(v)]
+        if res.intervals:
+            lo, hi = res.intervals.get(n, (None, None))
+            row.append(f"{_fmt(lo)} - {_fmt(hi)}")
+        t.add_row(*row)
+    console.print(t)
+    opt = res.optimizer
+    console.print(f"objective ({res.loss}, sum over {res.n_points} points): "
+                  f"{res.objective:.10g}; {opt.get('n_starts')} starts, "
+                  f"{opt.get('n_at_best')}/{opt.get('n_refined')} refined starts at the best; "
+                  f"{opt.get('seconds', 0):.2f} s" + (f"; sigma {res.sigma:.4g}" if res.sigma
+                                                       else ""))
+    if res.derived:
+        d = Table(title="derived", title_justify="left")
+        d.add_column("quantity")
+        d.add_column("value", justify="right")
+        if res.derived_intervals:
+            d.add_column(lvl, justify="right")
+        for k, v in res.derived.items():
+            row = [k, _fmt(v)]
+            if res.derived_intervals:
+                lo, hi = res.derived_intervals.get(k, (None, None))
+                row.append(f"{_fmt(lo)} - {_fmt(hi)}")
+            d.add_row(*row)
+        console.print(d)
+    if res.backtest:
+        b = res.backtest
+        console.print(f"backtest: fitted on {b['n_train']} points with C <= "
+                      f"{b['threshold_C']:.3g}; on the {b['n_test']} points above: mean |rel. "
+                      f"error| {b['mean_abs_rel_error']:.2%}, max {b['max_abs_rel_error']:.2%}"
+                      + (f", interval coverage {b['interval_coverage']:.0%}"
+                         if "interval_coverage" in b else ""))
+    for w in res.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
+def fit_cmd(
+    data: Annotated[str, typer.Argument(help="CSV/Parquet/JSON(L) table, a run store (.db), "
+                                         "or example:NAME (scalinglab data list)")],
+    law: Annotated[str, typer.Option(help="law name (scalinglab laws)")] = "chinchilla",
+    x: Annotated[str | None, typer.Option(help="variable of a one-variable law (N, D, C...)")] = None,
+    y: Annotated[str, typer.Option(help="column to fit (default loss)")] = "loss",
+    breaks: Annotated[int | None, typer.Option(help="number of breaks (bnsl)")] = None,
+    loss: Annotated[str, typer.Option(help="huber | mse | huber-likelihood")] = "huber",
+    delta: Annotated[float, typer.Option(help="Huber delta (log space)")] = 1e-3,
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (0 = none)")] = 0,
+    bootstrap_by: Annotated[str, typer.Option(help="auto | points | run_id | group")] = "auto",
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
+    confidence: Annotated[float, typer.Option(help="interval level")] = 0.95,
+    holdout_above: Annotated[float | None, typer.Option(
+        help="fit on points with C <= this; backtest on the rest")] = None,
+    at_compute: Annotated[list[float] | None, typer.Option(
+        help="report compute-optimal N, D, loss at this budget (repeatable)")] = None,
+    column: Annotated[list[str] | None, typer.Option(
+        help="map a column: STANDARD=NAME, e.g. loss=val_loss (repeatable)")] = None,
+    jobs: Annotated[int | None, typer.Option(help="processes for the bootstrap")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")] = None,
+) -> None:
+    """Fit a scaling law (Approach 3 for chinchilla) with multi-start, bootstrap, diagnostics."""
+    with progress(disable=bootstrap == 0) as bar:
+        task = bar.add_task("bootstrap", total=bootstrap or 1)
+        res = fit(_data_arg(data), law, x=x, y=y, breaks=breaks, loss=loss, delta=delta,
+                  bootstrap=bootstrap, bootstrap_by=bootstrap_by, seed=seed,
+                  confidence=confidence, holdout_above=holdout_above,
+                  at_compute=at_compute or (), columns=parse_column_overrides(column),
+                  n_jobs=jobs, on_progress=lambda k: bar.advance(task, k))
+    print_fit(res)
+    if json_out:
+        res.save(json_out)
+        console.print(f"wrote {json_out}")
+
+
+def laws_cmd() -> None:
+    """List the laws with their formulas and parameters."""
+    t = Table(title="scaling laws")
+    for c in ("name", "formula", "parameters", "variables", "reference"):
+        t.add_column(c)
+    for law in list_laws():
+        t.add_row(law.name, law.formula, ", ".join(law.param_names), ", ".join(law.variables),
+                  law.reference)
+    console.print(t)
+
+
+def isoflop_cmd(
+    data: Annotated[str, typer.Argument(help="table with N, C, loss (or example:NAME)")],
+    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples")] = 0,
+    seed: Annotated[int, typer.Option()] = 0,
+    budget_tolerance: Annotated[float, typer.Option(
+        help="runs whose C agree within this fraction share a budget")] = 0.1,
+    column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Chinchilla Approach 2: IsoFLOP profiles, their minima, N_opt ~ C^a and D_opt ~ C^b."""
+    r = isoflop(_data_arg(data), bootstrap=bootstrap, seed=seed,
+                budget_tolerance=budget_tolerance, columns=parse_column_overrides(column))
+    t = Table(title="IsoFLOP minima (D_opt = C / (6 N_opt))", title_justify="left")
+    for c in ("C (FLOPs)", "N_opt", "D_opt", "loss at min"):
+        t.add_column(c, justify="right")
+    for row in zip(r.budgets, r.n_opt, r.d_opt, r.loss_opt, strict=True):
+        t.add_row(*[_fmt(float(v)) for v in row])
+    console.print(t)
+    j = r.to_json()
+    ai = f" ({_fmt(j['a_interval'][0])} - {_fmt(j['a_interval'][1])})" if j["a_interval"] else ""
+    bi = f" ({_fmt(j['b_interval'][0])} - {_fmt(j['b_interval'][1])})" if j["b_interval"] else ""
+    console.print(f"N_opt ∝ C^a, a = {j['a']:.4f}{ai};  D_opt ∝ C^b, b = {j['b']:.4f}{bi}")
+    for w in r.warnings:
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if json_out:
+        json_out.write_text(json.dumps(j, indent=2))
+
+
+def envelope_cmd(
+    data: Annotated[str, typer.Argument(help="training curves: run_id, N, C, D, loss per step")],
+    column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Chinchilla Approach 1 and Kaplan's L(C): the lower envelope of training curves."""
+    r = envelope(_data_arg(data), columns=parse_column_overrides(column))
+    j = r.to_json()
+    console.print(f"N_opt ∝ C^{j['a']:.4f}, D_opt ∝ C^{j['b']:.4f}; frontier "
+                  f"L(C) = (Cc/C)^{j['kaplan_alpha_C']:.4f}, Cc = {j['kaplan_Cc']:.4g}")
+    if json_out:
+        json_out.write_text(json.dumps(j, indent=2))
+
+
+def compare_cmd(
+    data: Annotated[str, typer.Argument(help="observation table (or example:NAME)")],
+    laws: Annotated[str, typer.Option(help="comma-separated law names")] = "chinchilla,kaplan-nd",
+    loss: Annotated[str, typer.Option()] = "huber",
+    x: Annotated[str | None, typer.Option(help="variable of one-variable laws")] = None,
+    column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Compare laws on one data set: AIC/BIC and leave-the-largest-scale-out error."""
+    names = [s.strip() for s in laws.split(",") if s.strip()]
+    if not names:
+        raise OptionError("--laws", "give at least one law")
+    out = compare(_data_arg(data), names, loss=loss, x=x, columns=parse_column_overrides(column))
+    t = Table(title="law comparison (AIC/BIC: Gaussian on log residuals)")
+    for c in out.columns:
+        t.add_column(c, justify="right")
+    for _, row in out.iterrows():
+        t.add_row(*[v if isinstance(v, str) else _fmt(float(v)) for v in row])
+    console.print(t)
+    if json_out:
+        json_out.write_text(out.to_json(orient="records", indent=2))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit")(fit_cmd)
+    app.command("laws")(laws_cmd)
+    app.command("isoflop")(isoflop_cmd)
+    app.command("envelope")(envelope_cmd)
+    app.command("compare")(compare_cmd)
