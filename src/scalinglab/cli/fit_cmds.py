@@ -82,7 +82,8 @@ def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV/Parquet/JSON(L) table, a run store (.db), "
                                          "or example:NAME (scalinglab data list)")],
     law: Annotated[str, typer.Option(help="law name (scalinglab laws)")] = "chinchilla",
-    x: Annotated[str | None, typer.Option(help="variable of a one-variable law (N, D, C...)")] = None,
+    x: Annotated[str | None, typer.Option(help="variable of a one-variable law (N, D, C)")
+                 ] = None,
     y: Annotated[str, typer.Option(help="column to fit (default loss)")] = "loss",
     breaks: Annotated[int | None, typer.Option(help="number of breaks (bnsl)")] = None,
     loss: Annotated[str, typer.Option(help="huber | mse | huber-likelihood")] = "huber",
@@ -98,7 +99,8 @@ def fit_cmd(
     column: Annotated[list[str] | None, typer.Option(
         help="map a column: STANDARD=NAME, e.g. loss=val_loss (repeatable)")] = None,
     jobs: Annotated[int | None, typer.Option(help="processes for the bootstrap")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")
+                        ] = None,
 ) -> None:
     """Fit a scaling law (Approach 3 for chinchilla) with multi-start, bootstrap, diagnostics."""
     with progress(disable=bootstrap == 0) as bar:
@@ -117,7 +119,8 @@ def fit_cmd(
 def laws_cmd() -> None:
     """List the laws with their formulas and parameters."""
     t = Table(title="scaling laws")
-    for c in ("name", "formula", "parameters", "variables", "reference"):
+    t.add_column("name", no_wrap=True)
+    for c in ("formula", "parameters", "variables", "reference"):
         t.add_column(c)
     for law in list_laws():
         t.add_row(law.name, law.formula, ", ".join(law.param_names), ", ".join(law.variables),

@@ -1,12 +1,12 @@
 """Example data sets shipped with scalinglab: real published runs, in the observation format.
 
-| name | rows | what | source |
-| --- | --- | --- | --- |
-| ``chinchilla`` | 245 | Hoffmann et al.'s runs digitised by Epoch from Figure 4 (N total params, C FLOPs, D = C/(6N)) | Besiroglu et al. 2024 (arXiv 2404.10102); Hoffmann et al. 2022 |
-| ``chinchilla-240`` | 240 | the same without the 5 highest-loss rows (Epoch's standard subset) | as above |
-| ``gadre2024`` | 104 | over-trained open_lm runs, 3 corpora, loss = C4 eval loss | Gadre et al. 2024 (arXiv 2403.08540), MIT licence |
-| ``misfitting2025`` | 261 | last checkpoints of open_lm runs over several learning rates | Li et al. 2025 (arXiv 2502.18969) |
-| ``misfitting2025-best`` | 81 | the best learning rate per (N, D) cell of the above | as above |
+* ``chinchilla`` (245 rows): Hoffmann et al.'s runs digitised by Epoch from Figure 4 (N total
+  parameters, C FLOPs, D = C/(6N)); Besiroglu et al. 2024 (arXiv 2404.10102).
+* ``chinchilla-240``: the same without the 5 highest-loss rows (Epoch's standard subset).
+* ``gadre2024`` (104): over-trained open_lm runs on 3 corpora, loss = C4 eval loss; Gadre et
+  al. 2024 (arXiv 2403.08540), MIT licence.
+* ``misfitting2025`` (261): last checkpoints of open_lm runs over several learning rates; Li et
+  al. 2025 (arXiv 2502.18969). ``misfitting2025-best`` (81): the best rate per (N, D) cell.
 
 ``load(name)`` returns a DataFrame with the standard columns (``N``, ``D``, ``C``, ``loss``,
 ``run_id``, ``group`` where they apply) plus the original ones, and ``df.attrs`` holding the

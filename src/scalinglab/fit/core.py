@@ -120,7 +120,8 @@ def _units(df: pd.DataFrame, by: str) -> tuple[np.ndarray | None, str]:
     return None, "points"
 
 
-def _derived(law: Law, params: Mapping[str, float], at_compute: Sequence[float]) -> dict[str, float]:
+def _derived(law: Law, params: Mapping[str, float],
+             at_compute: Sequence[float]) -> dict[str, float]:
     out = dict(law.derived(params))
     if law.name == "chinchilla" and at_compute and "a" in out:
         for c in at_compute:

@@ -8,6 +8,8 @@ start, a gradient that is not zero.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.stats import spearmanr
 
@@ -58,11 +60,13 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
     rms = float(np.sqrt(np.average(residuals**2, weights=w)))
     if rms > 0.1:
         out.append(f"lack of fit: RMS log residual {rms:.3f} (> 10% typical error)")
-    if n >= 10:
+    if n >= 10 and np.ptp(residuals) > 0:
         for i, v in enumerate(law.variables):
             if np.ptp(X[i]) == 0:
                 continue
-            rho, pval = spearmanr(np.log(X[i]) if np.all(X[i] > 0) else X[i], residuals)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rho, pval = spearmanr(np.log(X[i]) if np.all(X[i] > 0) else X[i], residuals)
             if np.isfinite(rho) and abs(rho) > 0.5 and pval < 1e-3:
                 out.append(f"lack of fit: residuals trend with {v} (Spearman rho {rho:+.2f}, "
                            f"p {pval:.1g}); the law's shape does not match the data")

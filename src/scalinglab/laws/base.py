@@ -53,7 +53,8 @@ class Param:
         return np.log(value) if self.log else value
 
     def from_internal(self, z: float | np.ndarray) -> float | np.ndarray:
-        return np.exp(z) if self.log else z
+        with np.errstate(over="ignore"):
+            return np.exp(z) if self.log else z
 
     @property
     def internal_bounds(self) -> tuple[float, float]:
