@@ -10,8 +10,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from scalinglab import datasets  # noqa: E402
-from scalinglab.fit import FitResult, fit  # noqa: E402
-from scalinglab.laws import get_law  # noqa: E402
+from scalinglab import datasets
+from scalinglab.fit import FitResult, fit
+from scalinglab.laws import get_law
 
 __all__ = ["FitResult", "__version__", "datasets", "fit", "get_law"]
