@@ -10,6 +10,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# ``scalinglab.fit`` is both a subpackage and the function re-exported here; importing it
+# eagerly keeps the name bound to the function (a lazy re-export would be shadowed by the
+# submodule as soon as anything imports ``scalinglab.fit.*``).
 from scalinglab import datasets
 from scalinglab.fit import FitResult, fit
 from scalinglab.laws import get_law

@@ -1,9 +1,508 @@
-"""CLI commands (placeholder: filled in by its issue)."""
+"""CLI: ``scalinglab count``, ``plan`` and ``shape`` (accounting and planning, issue 3).
+
+Every number printed or written states its convention: parameter counts say total /
+embedding / non-embedding, FLOPs name their counting convention, plans say what N and C mean
+(a ``conventions`` block in every JSON document). User errors raise
+:class:`~scalinglab.errors.OptionError` / :class:`~scalinglab.errors.InputError`, which the
+CLI's ``main`` prints as one line (exit status 2).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
 import typer
+from rich.table import Table
+
+from scalinglab.console import console
+from scalinglab.errors import OptionError
+
+# ============================================================================ helpers
+
+
+def _fmt(v: float | int | None) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{int(v):,}"
+    f = float(v)
+    if not math.isfinite(f):
+        return "-"
+    return f"{f:.5g}"
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _clean(v.tolist())
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v
+
+
+def write_json(path: Path, doc: dict[str, Any]) -> None:
+    """Write ``doc`` (NumPy-cleaned, non-finite -> null) to ``path``."""
+    try:
+        path.write_text(json.dumps(_clean(doc), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OptionError("--json", f"cannot write {path}: {exc.strerror or exc}") from None
+    console.print(f"wrote {path}", highlight=False)
+
+
+def _numbers(values: list[str] | None, option: str) -> list[float]:
+    """``["1e21,1e22", "3e23"]`` -> floats (commas or repeats), each positive and finite."""
+    out: list[float] = []
+    for item in values or []:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                v = float(part)
+            except ValueError:
+                raise OptionError(option, f"not a number: {part!r}") from None
+            if not math.isfinite(v) or v <= 0:
+                raise OptionError(option, f"must be a positive number, got {part}")
+            out.append(v)
+    return out
+
+
+# ============================================================================ count
+
+
+def count_cmd(
+    hf_config: Annotated[Path | None, typer.Option(
+        "--hf-config", help="a Hugging Face config.json (gpt2, gpt_neox, llama, mistral, qwen2, "
+        "mixtral)")] = None,
+    n_layer: Annotated[int | None, typer.Option(help="layers")] = None,
+    d_model: Annotated[int | None, typer.Option(help="model width")] = None,
+    n_head: Annotated[int | None, typer.Option(help="attention heads")] = None,
+    n_kv_head: Annotated[int | None, typer.Option(help="key/value heads (GQA)")] = None,
+    d_ff: Annotated[int | None, typer.Option(
+        help="MLP width (default 4 d_model for gelu, Llama's 8/3 rule for swiglu)")] = None,
+    vocab: Annotated[int | None, typer.Option(help="vocabulary (default 50257)")] = None,
+    context: Annotated[int | None, typer.Option(help="context length (default 1024)")] = None,
+    tied: Annotated[bool | None, typer.Option("--tied/--untied",
+                                              help="output head tied to the embedding")] = None,
+    mlp: Annotated[str | None, typer.Option(help="gelu | swiglu")] = None,
+    positions: Annotated[str | None, typer.Option(
+        help="learned | rotary | relative | none")] = None,
+    norm: Annotated[str | None, typer.Option(help="layernorm | rmsnorm")] = None,
+    bias: Annotated[bool | None, typer.Option("--bias/--no-bias", help="biases")] = None,
+    n_expert: Annotated[int | None, typer.Option(help="MoE experts per layer")] = None,
+    top_k: Annotated[int | None, typer.Option(help="MoE experts active per token")] = None,
+    seq_len: Annotated[int | None, typer.Option(
+        help="sequence length of the attention FLOP terms (default: the shape's context)")]
+    = None,
+    tokens: Annotated[float | None, typer.Option(
+        help="training tokens: also report total training FLOPs")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the counts as JSON")]
+    = None,
+) -> None:
+    """Exact parameter counts and FLOPs per token under every convention."""
+    from scalinglab.accounting import (
+        FLOP_CONVENTIONS,
+        ModelShape,
+        all_flops_per_token,
+        count_params,
+        kaplan_approx_params,
+    )
+    from scalinglab.accounting.hf_config import shape_from_hf_config
+
+    given = {k: v for k, v in {
+        "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "n_kv_head": n_kv_head,
+        "d_ff": d_ff, "vocab": vocab, "context": context, "tied": tied, "mlp": mlp,
+        "positions": positions, "norm": norm, "bias": bias, "n_expert": n_expert,
+        "top_k": top_k}.items() if v is not None}
+    if hf_config is not None:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise OptionError("--hf-config", f"give either --hf-config or the shape options, "
+                              f"not both (also got {flags})")
+        shape = shape_from_hf_config(hf_config)
+        source = str(hf_config)
+    else:
+        for req in ("n_layer", "d_model", "n_head"):
+            if req not in given:
+                raise OptionError("--" + req.replace("_", "-"),
+                                  "required (or give --hf-config CONFIG.json)")
+        shape = ModelShape(**given)
+        source = "options"
+    if seq_len is not None and seq_len < 1:
+        raise OptionError("--seq-len", f"must be >= 1, got {seq_len}")
+    if tokens is not None and not (math.isfinite(tokens) and tokens > 0):
+        raise OptionError("--tokens", f"must be a positive number, got {tokens}")
+    T = shape.context if seq_len is None else seq_len
+    pc = count_params(shape)
+    flops = all_flops_per_token(shape, context=T)
+
+    t = Table(title=f"parameters: {shape.describe()}", title_justify="left")
+    t.add_column("count")
+    t.add_column("parameters", justify="right")
+    t.add_column("convention")
+    t.add_row("total", _fmt(pc.total), "every parameter (sum of numel)")
+    t.add_row("embedding", _fmt(pc.embedding), "token table + position table + untied head")
+    t.add_row("non-embedding", _fmt(pc.nonembedding), "blocks + final norm (Kaplan's N, exact)")
+    t.add_row("non-embedding + head", _fmt(pc.with_head),
+              "every matmul parameter (Porian; nanoGPT)")
+    t.add_row("Kaplan approx.", _fmt(kaplan_approx_params(shape)), "2 d L (2 d_attn + d_ff)")
+    if shape.n_expert > 1:
+        t.add_row("active", _fmt(pc.active), f"top-{shape.top_k} of {shape.n_expert} experts")
+        t.add_row("active non-embedding", _fmt(pc.active_nonembedding), "")
+    console.print(t)
+    f = Table(title=f"FLOPs per token (seq_len {T}; MoE: active parameters)",
+              title_justify="left")
+    f.add_column("convention")
+    f.add_column("training", justify="right")
+    f.add_column("inference", justify="right")
+    if tokens is not None:
+        f.add_column(f"training x {tokens:.3g} tokens", justify="right")
+    f.add_column("definition")
+    for c, v in flops.items():
+        row = [c, _fmt(v["training"]), _fmt(v["inference"])]
+        if tokens is not None:
+            row.append(_fmt(v["training"] * tokens))
+        f.add_row(*row, FLOP_CONVENTIONS[c])
+    console.print(f)
+    if json_out:
+        doc: dict[str, Any] = {
+            "source": source,
+            "shape": shape.resolved().to_dict(),
+            "params_total": pc.total,
+            "params_embedding": pc.embedding,
+            "params_nonembedding": pc.nonembedding,
+            "params_with_head": pc.with_head,
+            "params_active": pc.active,
+            "params_active_nonembedding": pc.active_nonembedding,
+            "params_kaplan_approx": kaplan_approx_params(shape),
+            "seq_len": T,
+            "flops_per_token": flops,
+            "conventions": {
+                "params_total": "every parameter (sum of numel; a tied head counted once)",
+                "params_embedding": "token table + learned position table + untied output head",
+                "params_nonembedding": "everything else: blocks (attention, MLP/experts, "
+                                       "norms, biases) + final norm (Kaplan's N, exact)",
+                "params_with_head": "non-embedding + output projection (Porian et al.; "
+                                    "nanoGPT get_num_params)",
+                "params_active": "total with top_k of n_expert experts per MoE layer",
+                "params_kaplan_approx": "Kaplan et al.: 2 d_model n_layer (2 d_attn + d_ff)",
+                "flops_per_token": dict(FLOP_CONVENTIONS),
+                "training": "forward + backward = 3 x forward",
+                "inference": "one forward pass per token",
+            },
+        }
+        if tokens is not None:
+            doc["tokens"] = tokens
+            doc["training_flops"] = {c: v["training"] * tokens for c, v in flops.items()}
+        write_json(json_out, doc)
+
+
+# ============================================================================ plan
+
+
+def _print_plan(doc: dict[str, Any]) -> None:
+    t = Table(title=f"compute-optimal plan ({doc['law']}, {doc['method']})",
+              title_justify="left")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    iv = doc.get("intervals") or {}
+    lvl = doc.get("level")
+    if iv:
+        t.add_column(f"{lvl:.0%} interval", justify="right")
+    conv = doc.get("conventions", {})
+    rows = [("compute C (FLOPs)", "compute"), ("N_opt (parameters)", "N_opt"),
+            ("D_opt (tokens)", "D_opt"), ("tokens per parameter", "tokens_per_param"),
+            ("loss (nats/token)", "loss")]
+    if "target_loss" in doc:
+        rows.insert(0, ("target loss", "target_loss"))
+    if "epochs" in doc:
+        rows += [("unique tokens U", "unique_tokens"), ("epochs D/U", "epochs")]
+    for label, key in rows:
+        r = [label, _fmt(doc.get(key))]
+        if iv:
+            lo, hi = iv.get(key, (None, None))
+            r.append(f"{_fmt(lo)} - {_fmt(hi)}" if lo is not None else "")
+        t.add_row(*r)
+    console.print(t)
+    console.print(f"N: {conv.get('N', '')}; C: {conv.get('compute', '')}", highlight=False)
+    band = doc.get("band")
+    if band:
+        n_lo, n_hi = band["N"]
+        console.print(f"within {band['tolerance']:.2%} of the optimal loss (<= "
+                      f"{band['loss_max']:.4f}) at this budget: N from {_fmt(n_lo)} to "
+                      f"{_fmt(n_hi)}", highlight=False)
+
+
+def _print_inference(doc: dict[str, Any]) -> None:
+    inf = doc["inference"]
+    ch = inf["chinchilla"]
+    t = Table(title=f"inference-aware plan (Sardana et al.): loss {doc['loss']:.5g}, "
+              f"{_fmt(inf['inference_tokens'])} inference tokens", title_justify="left")
+    t.add_column("")
+    t.add_column("inference-aware", justify="right")
+    t.add_column("Chinchilla-optimal", justify="right")
+    t.add_row("N (parameters)", _fmt(doc["N_opt"]), _fmt(ch["N_opt"]))
+    t.add_row("D_train (tokens)", _fmt(doc["D_opt"]), _fmt(ch["D_opt"]))
+    t.add_row("training FLOPs (6ND)", _fmt(inf["training_compute"]),
+              _fmt(ch["training_compute"]))
+    t.add_row("inference FLOPs (2N/token)", _fmt(inf["inference_compute"]),
+              _fmt(ch["inference_compute"]))
+    t.add_row("lifetime FLOPs", _fmt(inf["total_compute"]), _fmt(ch["total_compute"]))
+    console.print(t)
+    console.print(f"saving: {_fmt(doc['saving'])} FLOPs ({doc['saving_fraction']:.1%})",
+                  highlight=False)
+
+
+def _print_cost(cost: dict[str, Any]) -> None:
+    msg = (f"cost on {cost['gpu']} ({cost['description']}, peak {cost['peak_flops']:.4g} "
+           f"FLOP/s, MFU {cost['mfu']:.0%}): {_fmt(cost['gpu_hours'])} GPU-hours")
+    if "cost" in cost:
+        msg += f", {cost['cost']:,.0f} at {cost['price_per_hour']:g}/GPU-hour"
+    if "days" in cost:
+        msg += f", {cost['days']:.1f} days on {cost['n_gpus']} GPUs"
+    console.print(msg, highlight=False)
+
+
+def _print_table(rows: list[dict[str, Any]], law: str, ref: float) -> None:
+    t = Table(title=f"compute-optimal allocation ({law}) vs Kaplan et al. (N non-embedding, "
+              "C_min = C/2)", title_justify="left")
+    for col in ("C (FLOPs)", f"C / {ref:.3g}", "N_opt", "D_opt", "D/N", "loss",
+                "Kaplan N", "Kaplan D"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(_fmt(r["compute"]), _fmt(r["compute_ref_units"]), _fmt(r["N_opt"]),
+                  _fmt(r["D_opt"]), _fmt(r["tokens_per_param"]), _fmt(r["loss"]),
+                  _fmt(r.get("kaplan_N_nonembedding")), _fmt(r.get("kaplan_D")))
+    console.print(t)
+
+
+def plan_cmd(
+    law: Annotated[str | None, typer.Option(
+        help="law name (default chinchilla; a --fit carries its own)")] = None,
+    params: Annotated[str | None, typer.Option(
+        help="NAME=VALUE,... or a published set: hoffmann, hoffmann-rounded, epoch, "
+        "muennighoff, kaplan")] = None,
+    fit_json: Annotated[Path | None, typer.Option(
+        "--fit", help="a fit JSON from scalinglab fit --json (intervals from its draws)")]
+    = None,
+    compute: Annotated[list[str] | None, typer.Option(
+        help="budget(s) in FLOPs (C = 6ND); several (commas or repeats) print a table")]
+    = None,
+    target_loss: Annotated[float | None, typer.Option(
+        help="the least compute reaching this loss")] = None,
+    target_params: Annotated[float | None, typer.Option(
+        help="the budget whose compute-optimal model has this many parameters")] = None,
+    inference_tokens: Annotated[float | None, typer.Option(
+        help="lifetime inference tokens: Sardana et al.'s inference-aware plan")] = None,
+    inference_cost_ratio: Annotated[float, typer.Option(
+        help="cost of an inference FLOP relative to a training FLOP")] = 1.0,
+    unique_tokens: Annotated[float | None, typer.Option(
+        help="unique tokens U: Muennighoff et al.'s data-constrained plan")] = None,
+    tolerance: Annotated[float, typer.Option(
+        help="report the N range within this relative loss of the optimum")] = 0.01,
+    level: Annotated[float | None, typer.Option(
+        help="interval level (default: the fit's, else 0.8)")] = None,
+    gpu: Annotated[str | None, typer.Option(
+        help="accelerator for the cost: h100, h100-pcie, h200, a100")] = None,
+    peak_tflops: Annotated[float | None, typer.Option(
+        help="custom dense peak in TFLOP/s (instead of --gpu)")] = None,
+    mfu: Annotated[float, typer.Option(help="assumed model FLOPs utilisation")] = 0.4,
+    price: Annotated[float | None, typer.Option(help="price per GPU-hour")] = None,
+    n_gpus: Annotated[int | None, typer.Option(help="GPUs, for wall-clock days")] = None,
+    reference_compute: Annotated[float, typer.Option(
+        help="reference budget of the table's 'C in units' column (Gopher 5.76e23)")]
+    = 5.76e23,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the plan as JSON")]
+    = None,
+) -> None:
+    """Compute-optimal N, D and loss for a budget (or the budget for a target loss)."""
+    from scalinglab.plan import (
+        allocation_table,
+        gpu_cost,
+        load_fit,
+        plan_compute,
+        plan_for_loss,
+        plan_for_params,
+        plan_inference,
+        plan_law,
+    )
+    from scalinglab.plan.optimal import conventions_for
+    from scalinglab.plan.tables import KAPLAN_N_E, KAPLAN_P_N
+
+    # ---------------------------------------------------------------- the law
+    if fit_json is not None and params is not None:
+        raise OptionError("--fit", "give either --fit FIT.json or --params, not both")
+    if fit_json is not None:
+        pl = load_fit(fit_json)
+        if law is not None and law != pl.law.name:
+            raise OptionError("--law", f"--law {law} conflicts with the fit in {fit_json}, "
+                              f"which is a {pl.law.name!r} fit")
+    else:
+        pl = plan_law(law or "chinchilla", params)
+    # ---------------------------------------------------------------- what to plan
+    budgets = _numbers(compute, "--compute")
+    if compute is not None and not budgets:
+        raise OptionError("--compute", "no budget given")
+    goals = [n for n, v in (("--compute", compute), ("--target-loss", target_loss),
+                            ("--target-params", target_params)) if v is not None]
+    if not goals:
+        raise OptionError("--compute", "give a budget (--compute C), a target loss "
+                          "(--target-loss L) or a model size (--target-params N)")
+    if len(goals) > 1:
+        raise OptionError(goals[1], f"conflicts with {goals[0]}: give only one of "
+                          "--compute, --target-loss, --target-params")
+    if target_loss is not None and not (math.isfinite(target_loss) and target_loss > 0):
+        raise OptionError("--target-loss", f"must be a positive number, got {target_loss}")
+    if target_params is not None and not (math.isfinite(target_params) and target_params > 0):
+        raise OptionError("--target-params", f"must be a positive number, got {target_params}")
+    if inference_tokens is not None and unique_tokens is not None:
+        raise OptionError("--inference-tokens", "cannot be combined with --unique-tokens "
+                          "(the inference-aware plan assumes unlimited data)")
+    if gpu is not None and peak_tflops is not None:
+        raise OptionError("--peak-tflops", "give either --gpu or --peak-tflops, not both")
+    want_cost = any(v is not None for v in (gpu, peak_tflops, price, n_gpus))
+    common: dict[str, Any] = {"law": pl.law.name, "params": pl.params, "source": pl.source}
+
+    def cost_of(C: float) -> dict[str, Any]:
+        c = gpu_cost(C, gpu or "h100", mfu=mfu, price_per_hour=price, n_gpus=n_gpus,
+                     peak_flops=None if peak_tflops is None else peak_tflops * 1e12)
+        return c.to_dict()
+
+    # ---------------------------------------------------------------- a table of budgets
+    if len(budgets) > 1:
+        if inference_tokens is not None:
+            raise OptionError("--inference-tokens", "takes a single budget, not a list")
+        rows = allocation_table(pl, budgets, reference_compute=reference_compute,
+                                unique_tokens=unique_tokens, level=level)
+        if want_cost:
+            for r in rows:
+                r["cost"] = cost_of(r["compute"])
+        _print_table(rows, pl.law.name, reference_compute)
+        doc = {**common, "reference_compute": reference_compute, "plans": rows,
+               "kaplan": {"N_e": KAPLAN_N_E, "p_N": KAPLAN_P_N, "C_min": "C / 2",
+                          "reference": "Kaplan et al. 2020 Table 6; N non-embedding"},
+               "conventions": {
+                   "N_opt": "the law's N: " + conventions_for(pl)["N"],
+                   "compute": "C = 6 N D FLOPs",
+                   "compute_ref_units": f"C / {reference_compute:g}",
+                   "kaplan_N_nonembedding": "Kaplan's N_opt = 1.3e9 (C_min/PF-day)^0.73, "
+                                            "non-embedding, C_min = C/2",
+                   "kaplan_D": "C / (6 Kaplan N)",
+               }}
+        if json_out:
+            write_json(json_out, doc)
+        return
+    # ---------------------------------------------------------------- inference-aware
+    if inference_tokens is not None:
+        if target_params is not None:
+            target = plan_for_params(pl, target_params).loss
+            ip = plan_inference(pl, inference_tokens, target_loss=target,
+                                inference_cost_ratio=inference_cost_ratio, level=level)
+        elif budgets:
+            ip = plan_inference(pl, inference_tokens, compute=budgets[0],
+                                inference_cost_ratio=inference_cost_ratio, level=level)
+        else:
+            ip = plan_inference(pl, inference_tokens, target_loss=target_loss,
+                                inference_cost_ratio=inference_cost_ratio, level=level)
+        d = ip.to_dict()
+        doc = {**common, "method": "numeric", "compute": ip.training_compute,
+               "N_opt": ip.N_opt, "D_opt": ip.D_opt, "loss": ip.target_loss,
+               "tokens_per_param": ip.tokens_per_param, "saving": ip.saving,
+               "saving_fraction": ip.saving_fraction, "inference": d,
+               "conventions": d.pop("conventions"), "warnings": d.pop("warnings", [])}
+        if "intervals" in d:
+            doc["intervals"], doc["level"] = d.pop("intervals"), d.pop("level")
+        _print_inference(doc)
+        if want_cost:
+            doc["cost"] = cost_of(ip.training_compute)
+            doc["cost_lifetime"] = cost_of(ip.total_compute)
+            _print_cost(doc["cost"])
+    else:
+        if budgets:
+            p = plan_compute(pl, budgets[0], unique_tokens=unique_tokens, tolerance=tolerance,
+                             level=level)
+        elif target_loss is not None:
+            p = plan_for_loss(pl, target_loss, unique_tokens=unique_tokens,
+                              tolerance=tolerance, level=level)
+        else:
+            p = plan_for_params(pl, target_params, unique_tokens=unique_tokens, level=level)
+        doc = {**common, **p.to_dict()}
+        _print_plan(doc)
+        if want_cost:
+            doc["cost"] = cost_of(p.compute)
+            _print_cost(doc["cost"])
+    for w in doc.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if json_out:
+        write_json(json_out, doc)
+
+
+# ============================================================================ shape
+
+
+def shape_cmd(
+    target: Annotated[float, typer.Option("--params", help="target parameter count")],
+    count: Annotated[str, typer.Option(
+        help="which count to match: total | nonembedding | active")] = "total",
+    vocab: Annotated[int, typer.Option(help="vocabulary")] = 50257,
+    context: Annotated[int, typer.Option(help="context length")] = 1024,
+    tied: Annotated[bool, typer.Option("--tied/--untied", help="tied output head")] = True,
+    mlp: Annotated[str, typer.Option(help="gelu | swiglu")] = "gelu",
+    positions: Annotated[str, typer.Option(help="learned | rotary | relative | none")]
+    = "learned",
+    norm: Annotated[str, typer.Option(help="layernorm | rmsnorm")] = "layernorm",
+    bias: Annotated[bool, typer.Option("--bias/--no-bias", help="biases")] = True,
+    head_dim: Annotated[int, typer.Option(help="head dimension")] = 64,
+    multiple: Annotated[int, typer.Option(help="d_model is a multiple of this")] = 64,
+    aspect_min: Annotated[float, typer.Option(help="least d_model / n_layer")] = 32.0,
+    aspect_max: Annotated[float, typer.Option(help="largest d_model / n_layer")] = 128.0,
+    top: Annotated[int, typer.Option(help="how many shapes to list")] = 10,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the shapes as JSON")]
+    = None,
+) -> None:
+    """Buildable shapes (d_model a multiple of 64, heads dividing it) closest to a target N."""
+    from scalinglab.accounting import ModelShape
+    from scalinglab.accounting.shapes_search import search_shapes
+
+    tmpl = ModelShape(n_layer=1, d_model=head_dim, n_head=1, vocab=vocab, context=context,
+                      tied=tied, mlp=mlp, positions=positions, norm=norm, bias=bias)
+    found = search_shapes(target, template=tmpl, count=count,  # type: ignore[arg-type]
+                          multiple=multiple, head_dim=head_dim,
+                          aspect_range=(aspect_min, aspect_max), top=top)
+    t = Table(title=f"shapes for {target:.4g} parameters ({count}); vocab {vocab}, context "
+              f"{context}, {mlp}, {'tied' if tied else 'untied'}", title_justify="left")
+    for col in ("n_layer", "d_model", "n_head", "d_ff", "d/L", "total", "non-embedding",
+                "error"):
+        t.add_column(col, justify="right")
+    for c in found:
+        t.add_row(str(c.shape.n_layer), str(c.shape.d_model), str(c.shape.n_head),
+                  str(c.shape.ffn_dim), f"{c.aspect_ratio:.1f}", _fmt(c.params.total),
+                  _fmt(c.params.nonembedding), f"{c.rel_error:+.2%}")
+    console.print(t)
+    if json_out:
+        write_json(json_out, {
+            "target": target, "count": count, "template": tmpl.to_dict(),
+            "shapes": [c.to_dict() for c in found],
+            "conventions": {"params_total": "every parameter", "params_nonembedding":
+                            "blocks + final norm", "rel_error": f"(params_{count} - target) / "
+                            "target", "aspect_ratio": "d_model / n_layer"},
+        })
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``count``, ``plan`` and ``shape`` to the app."""
+    app.command("count")(count_cmd)
+    app.command("plan")(plan_cmd)
+    app.command("shape")(shape_cmd)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import InputError
+from scalinglab.errors import InputError, ScalingLabError
 from scalinglab.laws import Law, get_law
 
 
@@ -121,7 +121,10 @@ class FitResult:
             if key not in d:
                 raise InputError(f"not a scalinglab fit: missing key {key!r}", source=source)
         opts = dict(d.get("law_options") or {})
-        law = get_law(d["law"], **{k: v for k, v in opts.items() if v is not None})
+        try:
+            law = get_law(d["law"], **{k: v for k, v in opts.items() if v is not None})
+        except ScalingLabError as exc:
+            raise InputError(f"not a usable fit: {exc}", source=source, column="law") from exc
         try:
             params = {n: float(d["params"][n]) for n in law.param_names}
         except (KeyError, TypeError, ValueError) as exc:
@@ -129,8 +132,13 @@ class FitResult:
                              f"({exc})", source=source, column="params") from exc
         draws = None
         if d.get("draws"):
-            cols = [np.asarray(d["draws"][n], float) for n in law.param_names]
-            draws = np.stack(cols, axis=1)
+            try:
+                cols = [np.asarray(d["draws"][n], float) for n in law.param_names]
+                draws = np.stack(cols, axis=1)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InputError(f"draws must give {', '.join(law.param_names)} as equal-length "
+                                 f"lists of numbers ({exc!r})", source=source,
+                                 column="draws") from exc
         res = d.get("residuals")
         return cls(
             law=law, params=params, objective=float(d.get("objective") or np.nan),

@@ -8,10 +8,11 @@ log A, log B in {0, 5, ..., 25}: 4,500 starts). Closed forms under C = 6ND (Eq. 
 ``a = beta/(alpha+beta)``, ``b = alpha/(alpha+beta)``.
 
 ``data-constrained``: Muennighoff et al. 2023 (datablations README, "Parametric Fit"): with U
-unique tokens, repeated data and excess parameters decay in value,
-``D' = U + U R_D* (1 - exp(-R_D/R_D*))`` with ``R_D = max(D/U - 1, 0)`` and
+unique tokens (``U_D = min(U, D)``: unique data actually seen), repeated data and excess
+parameters decay in value, ``D' = U_D + U_D R_D* (1 - exp(-R_D/R_D*))`` with
+``R_D = max(D/U_D - 1, 0)`` and
 ``N' = U_N + U_N R_N* (1 - exp(-R_N/R_N*))`` with ``U_N = min(N, N_opt(U))``,
-``R_N = max(N/U_N - 1, 0)``, ``N_opt(U) = G (U G)^(beta/alpha)``; then
+``R_N = max(N/U_N - 1, 0)``, ``N_opt(U) = G (U_D G)^(beta/alpha)``; then
 ``L = E + A/N'^alpha + B/D'^beta``.
 """
 
@@ -154,7 +155,9 @@ class DataConstrained(Law):
         )
 
     def value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        N, D, U = X[0][None, :], X[1][None, :], X[2][None, :]
+        # unique tokens actually seen: U_D = min(U, D) (a run cannot see more unique data than D)
+        N, D = X[0][None, :], X[1][None, :]
+        U = np.minimum(X[2], X[1])[None, :]
         lE, lA, lB, al, be, lRD, lRN = (z[:, i : i + 1] for i in range(7))
         E, A, B, RD, RN = np.exp(lE), np.exp(lA), np.exp(lB), np.exp(lRD), np.exp(lRN)
         lU = np.log(U)
@@ -200,6 +203,7 @@ class DataConstrained(Law):
         p = dict(params)
         N, D, U = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float),
                                       np.asarray(U, float))
+        U = np.minimum(U, D)
         G = (p["alpha"] * p["A"] / (p["beta"] * p["B"])) ** (1.0 / (p["alpha"] + p["beta"]))
         n_opt = G * (U * G) ** (p["beta"] / p["alpha"])
         UN = np.minimum(N, n_opt)

@@ -1,0 +1,52 @@
+"""Planning: compute-optimal N and D under a fitted law, with intervals, inverses and costs.
+
+* :func:`plan_compute` / :func:`plan_for_loss` / :func:`plan_for_params`: the compute-optimal
+  model for a budget, the least budget for a target loss, the budget of a given optimal size
+  (closed form for ``chinchilla``, numeric for other laws of N and D; unique tokens switch to
+  Muennighoff et al.'s data-constrained law).
+* :func:`plan_inference`: Sardana et al.'s inference-aware allocation and its saving.
+* :func:`allocation_table` / :func:`kaplan_allocation`: Chinchilla Table 3-style tables with
+  Kaplan's allocation side by side.
+* :func:`gpu_cost`: GPU-hours and money from a peak, an MFU and a price.
+* :func:`plan_law` / :func:`load_fit`: where the law and its parameters (and draws) come from.
+"""
+
+from __future__ import annotations
+
+from scalinglab.plan.cost import DEFAULT_MFU, GPUS, Cost, gpu_cost
+from scalinglab.plan.inference import InferencePlan, plan_inference
+from scalinglab.plan.optimal import (
+    DEFAULT_LEVEL,
+    ComputePlan,
+    Objective,
+    optimal_allocation,
+    plan_compute,
+    plan_for_loss,
+    plan_for_params,
+)
+from scalinglab.plan.source import PUBLISHED, PlanLaw, load_fit, parse_params, plan_law
+from scalinglab.plan.tables import GOPHER_FLOPS, allocation_table, kaplan_allocation
+
+__all__ = [
+    "DEFAULT_LEVEL",
+    "DEFAULT_MFU",
+    "GOPHER_FLOPS",
+    "GPUS",
+    "PUBLISHED",
+    "ComputePlan",
+    "Cost",
+    "InferencePlan",
+    "Objective",
+    "PlanLaw",
+    "allocation_table",
+    "gpu_cost",
+    "kaplan_allocation",
+    "load_fit",
+    "optimal_allocation",
+    "parse_params",
+    "plan_compute",
+    "plan_for_loss",
+    "plan_for_params",
+    "plan_inference",
+    "plan_law",
+]

@@ -1,0 +1,75 @@
+"""GPU-hours and money for a plan: ``hours = C / (peak * MFU) / 3600``, ``cost = hours * price``.
+
+Peak dense (no 2:4 sparsity) BF16 throughput per device (reference sheet Sec. 12.3: the
+glennklockwood.com H100 table, a vendor table, and the A100 value hard-coded in nanoGPT's
+``estimate_mfu``). NVIDIA's headline H100 figure of 1,979 TFLOP/s includes sparsity; the dense
+number is half of it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from scalinglab.errors import OptionError
+
+#: name -> (description, dense BF16 peak FLOP/s)
+GPUS: dict[str, tuple[str, float]] = {
+    "h100": ("NVIDIA H100 SXM5, BF16 dense", 989.4e12),
+    "h100-sxm": ("NVIDIA H100 SXM5, BF16 dense", 989.4e12),
+    "h100-pcie": ("NVIDIA H100 PCIe, BF16 dense", 756e12),
+    "h200": ("NVIDIA H200 (H100 SXM compute), BF16 dense", 989.4e12),
+    "a100": ("NVIDIA A100, BF16 dense", 312e12),
+}
+
+#: default model FLOPs utilisation assumed for a plan (PaLM App. B reports 46% for PaLM 540B).
+DEFAULT_MFU = 0.4
+
+
+@dataclass
+class Cost:
+    """Wall-clock and money for ``compute`` FLOPs on one kind of accelerator."""
+
+    gpu: str
+    description: str
+    peak_flops: float
+    mfu: float
+    compute: float
+    gpu_hours: float
+    price_per_hour: float | None
+    cost: float | None
+    n_gpus: int | None
+    days: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+def gpu_cost(compute: float, gpu: str = "h100", *, mfu: float = DEFAULT_MFU,
+             price_per_hour: float | None = None, peak_flops: float | None = None,
+             n_gpus: int | None = None) -> Cost:
+    """GPU-hours (and cost, days on ``n_gpus``) to spend ``compute`` model FLOPs."""
+    if peak_flops is None:
+        key = gpu.strip().lower()
+        if key not in GPUS:
+            raise OptionError("--gpu", f"unknown accelerator {gpu!r}; choose one of "
+                              f"{', '.join(GPUS)} or give --peak-tflops")
+        desc, peak = GPUS[key]
+    else:
+        if not (math.isfinite(peak_flops) and peak_flops > 0):
+            raise OptionError("--peak-tflops", f"peak must be positive, got {peak_flops}")
+        key, desc, peak = gpu or "custom", "custom peak", float(peak_flops)
+    if not (math.isfinite(compute) and compute > 0):
+        raise OptionError("--compute", f"compute must be positive, got {compute}")
+    if not (0 < mfu <= 1):
+        raise OptionError("--mfu", f"MFU must be in (0, 1], got {mfu}")
+    if price_per_hour is not None and not (math.isfinite(price_per_hour) and price_per_hour >= 0):
+        raise OptionError("--price", f"price per GPU-hour must be >= 0, got {price_per_hour}")
+    if n_gpus is not None and n_gpus < 1:
+        raise OptionError("--n-gpus", f"must be >= 1, got {n_gpus}")
+    hours = compute / (peak * mfu) / 3600.0
+    return Cost(gpu=key, description=desc, peak_flops=peak, mfu=mfu, compute=compute,
+                gpu_hours=hours, price_per_hour=price_per_hour,
+                cost=None if price_per_hour is None else hours * price_per_hour,
+                n_gpus=n_gpus, days=None if n_gpus is None else hours / n_gpus / 24.0)

@@ -1,0 +1,192 @@
+"""Inference-aware planning (Sardana, Portes, Doubov, Frankle 2024, arXiv 2401.00448).
+
+Minimise the lifetime cost ``6 N D_train + w * 2 N D_inference`` subject to ``L(N, D_train) =
+target`` (2N FLOPs per inference token; ``w`` = ``inference_cost_ratio``, 1 for pure FLOPs, else
+the relative price of an inference FLOP, e.g. a lower inference MFU). For ``chinchilla``
+``D_train(N) = (B / (target - E - A N^-alpha))^(1/beta)`` in closed form; for other laws of N and
+D it is found by ``brentq`` in ``log D``. The one-dimensional minimisation over ``log N`` is a
+grid search refined by bounded Brent. The reference is the Chinchilla-optimal model of the same
+loss (the least *training* compute reaching it), charged for the same inference tokens; the
+saving is the difference of lifetime costs.
+
+Sardana et al.'s Fig. 1 example: the loss of a Chinchilla-optimal 13B model with 2T inference
+tokens is best reached by a ~7B model trained longer, saving ~1.6e22 FLOPs (their caption:
+1.7e22, 17%) with Hoffmann et al.'s unrounded constants.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from scalinglab.errors import OptionError
+from scalinglab.plan.optimal import (
+    MAX_NUMERIC_DRAWS,
+    Objective,
+    _check_level,
+    _quantiles,
+    check_positive,
+    conventions_for,
+)
+from scalinglab.plan.source import PlanLaw
+
+_GRID = 401
+
+
+@dataclass
+class InferencePlan:
+    """An inference-aware plan and its Chinchilla-optimal reference of equal loss."""
+
+    law: str
+    target_loss: float
+    inference_tokens: float
+    inference_cost_ratio: float
+    N_opt: float
+    D_opt: float
+    tokens_per_param: float
+    training_compute: float
+    inference_compute: float
+    total_compute: float
+    chinchilla: dict[str, float]
+    saving: float
+    saving_fraction: float
+    intervals: dict[str, list[float]] = field(default_factory=dict)
+    level: float | None = None
+    n_draws: int | None = None
+    conventions: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def loss(self) -> float:
+        return self.target_loss
+
+    @property
+    def compute(self) -> float:
+        return self.training_compute
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
+
+
+def _d_for_loss(obj: Objective, params: Mapping[str, float], N: np.ndarray,
+                target: float) -> np.ndarray:
+    """Training tokens for which L(N, D) = target (inf where N alone cannot reach it)."""
+    N = np.asarray(N, float)
+    if obj.closed_form:
+        gap = target - params["E"] - params["A"] * N ** -params["alpha"]
+        with np.errstate(all="ignore"):
+            return np.where(gap > 0, (params["B"] / np.where(gap > 0, gap, 1.0))
+                            ** (1.0 / params["beta"]), np.inf)
+    out = np.full(N.shape, np.inf)
+    for i, n in np.ndenumerate(N):
+        def f(x: float, n: float = float(n)) -> float:
+            v = float(obj.loss(params, n, math.exp(x)))
+            return (v if math.isfinite(v) else 1e300) - target
+        if f(200.0) >= 0:
+            continue
+        if f(0.0) <= 0:
+            out[i] = 1.0
+            continue
+        out[i] = math.exp(brentq(f, 0.0, 200.0, xtol=1e-12))
+    return out
+
+
+def _best(obj: Objective, params: Mapping[str, float], target: float, d_inf: float,
+          w: float) -> tuple[float, float]:
+    x = np.linspace(0.0, 70.0, _GRID)  # N from 1 to e^70
+    N = np.exp(x)
+    D = _d_for_loss(obj, params, N, target)
+    cost = 6.0 * N * D + w * 2.0 * N * d_inf
+    i = int(np.argmin(cost))
+    if not np.isfinite(cost[i]):
+        raise OptionError("--target-loss", f"target loss {target:g} is not reachable by any "
+                          "model under this law")
+
+    def f(t: float) -> float:
+        n = math.exp(t)
+        d = float(_d_for_loss(obj, params, np.array([n]), target)[0])
+        return 6.0 * n * d + w * 2.0 * n * d_inf if math.isfinite(d) else math.inf
+
+    a, b = x[max(i - 1, 0)], x[min(i + 1, _GRID - 1)]
+    # the feasible region starts where D(N) becomes finite; keep the bracket inside it
+    while not math.isfinite(f(a)) and a < x[i]:
+        a = 0.5 * (a + x[i]) if x[i] - a > 1e-9 else x[i]
+    res = minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": 1e-11})
+    xo = float(res.x) if res.fun <= cost[i] else float(x[i])
+    n = math.exp(xo)
+    return n, float(_d_for_loss(obj, params, np.array([n]), target)[0])
+
+
+def plan_inference(pl: PlanLaw, inference_tokens: float, *, target_loss: float | None = None,
+                   compute: float | None = None, inference_cost_ratio: float = 1.0,
+                   level: float | None = None) -> InferencePlan:
+    """The inference-aware plan for ``target_loss`` (or, with ``compute``, for the loss of the
+    Chinchilla-optimal model at that budget) and ``inference_tokens`` lifetime inference
+    tokens."""
+    d_inf = float(inference_tokens)
+    if not math.isfinite(d_inf) or d_inf < 0:
+        raise OptionError("--inference-tokens", f"must be a non-negative number, got "
+                          f"{inference_tokens!r}")
+    w = check_positive(inference_cost_ratio, "--inference-cost-ratio", "inference cost ratio")
+    level = _check_level(level, pl)
+    if (target_loss is None) == (compute is None):
+        raise OptionError("--target-loss", "give exactly one of --target-loss and --compute "
+                          "with --inference-tokens")
+    obj = Objective(pl)
+    if compute is not None:
+        C = check_positive(compute, "--compute", "compute budget")
+        target = obj.optimum(obj.params, C)[2]
+    else:
+        target = check_positive(target_loss, "--target-loss", "target loss")
+        C = obj.compute_for_loss(obj.params, target)
+
+    def solve(params: Mapping[str, float], c_ref: float | None) -> tuple[float, ...]:
+        n, d = _best(obj, params, target, d_inf, w)
+        if c_ref is None:
+            c_ref = obj.compute_for_loss(params, target)
+        nc, dc = obj.optimum(params, c_ref)[:2]
+        cost = 6 * n * d + w * 2 * n * d_inf
+        cost_c = 6 * nc * dc + w * 2 * nc * d_inf
+        return n, d, nc, dc, cost, cost_c
+
+    n, d, nc, dc, cost, cost_c = solve(obj.params, C)
+    plan = InferencePlan(
+        law=pl.law.name, target_loss=target, inference_tokens=d_inf,
+        inference_cost_ratio=w, N_opt=n, D_opt=d, tokens_per_param=d / n,
+        training_compute=6 * n * d, inference_compute=2 * n * d_inf, total_compute=cost,
+        chinchilla={"N_opt": nc, "D_opt": dc, "training_compute": 6 * nc * dc,
+                    "inference_compute": 2 * nc * d_inf, "total_compute": cost_c},
+        saving=cost_c - cost, saving_fraction=(cost_c - cost) / cost_c,
+        conventions={**conventions_for(pl),
+                     "inference_compute": "2 N FLOPs per inference token (Sardana et al.)",
+                     "total_compute": "training (6ND) + inference_cost_ratio x inference"},
+        warnings=list(pl.warnings),
+    )
+    draws = obj.draws
+    if len(draws) > MAX_NUMERIC_DRAWS // 2:
+        idx = np.linspace(0, len(draws) - 1, MAX_NUMERIC_DRAWS // 2).round().astype(int)
+        plan.warnings.append(f"intervals from {len(idx)} of {len(draws)} bootstrap draws")
+        draws = [draws[i] for i in idx]
+    if draws:
+        rows = []
+        for p in draws:
+            try:
+                rows.append(solve(p, None))
+            except OptionError:
+                rows.append((math.nan,) * 6)
+        arr = np.array(rows)
+        iv = {}
+        for k, col in (("N_opt", arr[:, 0]), ("D_opt", arr[:, 1]),
+                       ("saving", arr[:, 5] - arr[:, 4])):
+            q = _quantiles(col, level)
+            if q is not None:
+                iv[k] = q
+        if iv:
+            plan.intervals, plan.level, plan.n_draws = iv, level, len(rows)
+    return plan

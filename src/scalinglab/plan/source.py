@@ -1,0 +1,153 @@
+"""Where a plan's law comes from: a law name and parameters, or a saved fit.
+
+:class:`PlanLaw` bundles a :class:`~scalinglab.laws.Law`, its natural-unit parameters and,
+optionally, bootstrap draws (``(R, P)``, columns in ``law.param_names`` order) from which plans
+get intervals. Build one with :func:`plan_law` (name + ``{"E": ..}`` or ``"E=1.69,A=406.4,.."``,
+or a named published constant set such as ``hoffmann``), or :func:`load_fit` (the fit JSON that
+``scalinglab fit --json`` writes, read by ``FitResult.load``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scalinglab.errors import InputError, OptionError
+from scalinglab.laws import Law, get_law
+from scalinglab.laws import published as pub
+
+#: named published constant sets accepted by ``--params`` (law, constants, citation).
+PUBLISHED: dict[str, tuple[str, Mapping[str, float], str]] = {
+    "hoffmann": ("chinchilla", pub.CHINCHILLA_HOFFMANN,
+                 "Hoffmann et al. 2022 Eq. 10, unrounded (Epoch's 'true' parameters)"),
+    "hoffmann-rounded": ("chinchilla", pub.CHINCHILLA_HOFFMANN_ROUNDED,
+                         "Hoffmann et al. 2022 Eq. 10 as printed"),
+    "epoch": ("chinchilla", pub.CHINCHILLA_EPOCH, "Besiroglu et al. 2024 (Epoch) estimate"),
+    "muennighoff": ("data-constrained", pub.DATA_CONSTRAINED_MUENNIGHOFF,
+                    "Muennighoff et al. 2023, datablations README"),
+    "kaplan": ("kaplan-nd", pub.KAPLAN_ND, "Kaplan et al. 2020 Table 2 (N non-embedding)"),
+}
+
+
+@dataclass
+class PlanLaw:
+    """A law with point parameters and optional bootstrap draws (natural units)."""
+
+    law: Law
+    params: dict[str, float]
+    draws: np.ndarray | None = None
+    source: str = ""
+    warnings: list[str] = field(default_factory=list)
+    from_fit: bool = False
+    #: interval level of the fit the law came from (plans use it unless told otherwise)
+    confidence: float | None = None
+    #: what N means (from the fit's conventions), when known
+    n_convention: str | None = None
+
+    def __post_init__(self) -> None:
+        # validates names (OptionError naming --params) and finiteness
+        vec = self.law._as_vector(self.params)
+        self.params = dict(zip(self.law.param_names, vec, strict=True))
+        bad = [k for k, v in self.params.items() if not math.isfinite(v)]
+        if bad:
+            raise OptionError("--params", f"parameter(s) {', '.join(bad)} must be finite numbers")
+        if self.draws is not None:
+            d = np.asarray(self.draws, dtype=float)
+            if d.ndim != 2 or d.shape[1] != self.law.n_params:
+                raise InputError(f"bootstrap draws must have shape (R, {self.law.n_params}), "
+                                 f"got {d.shape}", source=self.source or None)
+            d = d[np.all(np.isfinite(d), axis=1)]
+            self.draws = d if len(d) else None
+
+    @property
+    def name(self) -> str:
+        return self.law.name
+
+    def draw_dicts(self) -> list[dict[str, float]]:
+        if self.draws is None:
+            return []
+        return [dict(zip(self.law.param_names, map(float, row), strict=True))
+                for row in self.draws]
+
+    def describe(self) -> str:
+        ps = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
+        extra = f"; {len(self.draws)} bootstrap draws" if self.draws is not None else ""
+        return f"{self.law.name} ({ps}){extra}"
+
+
+def parse_params(text: str) -> dict[str, float]:
+    """``"E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"`` -> dict (``OptionError`` on bad text)."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if "=" not in part:
+            raise OptionError("--params", f"expected NAME=VALUE pairs separated by commas, "
+                              f"got {part!r}")
+        k, v = (s.strip() for s in part.split("=", 1))
+        if k in out:
+            raise OptionError("--params", f"parameter {k!r} given twice")
+        try:
+            out[k] = float(v)
+        except ValueError:
+            raise OptionError("--params", f"value of {k!r} is not a number: {v!r}") from None
+    if not out:
+        raise OptionError("--params", "no parameters given")
+    return out
+
+
+def plan_law(law: str | Law = "chinchilla",
+             params: Mapping[str, float] | str | None = None,
+             draws: np.ndarray | None = None) -> PlanLaw:
+    """A :class:`PlanLaw` from a law name and parameters (a mapping, ``NAME=VALUE`` text or the
+    name of a published set: ``hoffmann`` (default for chinchilla), ``hoffmann-rounded``,
+    ``epoch``, ``muennighoff``, ``kaplan``)."""
+    lw = get_law(law)
+    source = "--params"
+    if params is None:
+        defaults = {"chinchilla": "hoffmann", "data-constrained": "muennighoff",
+                    "kaplan-nd": "kaplan"}
+        if lw.name not in defaults:
+            raise OptionError("--params", f"law {lw.name!r} has no published default; give "
+                              f"--params {'=..,'.join(lw.param_names)}=.. or --fit FIT.json")
+        params = defaults[lw.name]
+    if isinstance(params, str):
+        key = params.strip().lower()
+        if key in PUBLISHED:
+            law_name, consts, cite = PUBLISHED[key]
+            if law_name != lw.name:
+                raise OptionError("--params", f"published set {key!r} is for law {law_name!r}, "
+                                  f"not {lw.name!r}")
+            params, source = dict(consts), cite
+        else:
+            params = parse_params(params)
+    return PlanLaw(law=lw, params=dict(params), draws=draws, source=source)
+
+
+def load_fit(path: str | Path) -> PlanLaw:
+    """A :class:`PlanLaw` from a fit JSON (``scalinglab fit --json``) via
+    :meth:`scalinglab.fit.result.FitResult.load`: the law (with ``law_options``), ``params``,
+    bootstrap ``draws`` when present, the fit's interval level (``confidence``), its warnings
+    and its N convention."""
+    from scalinglab.fit.result import FitResult
+
+    p = Path(path)
+    try:
+        fr = FitResult.load(p)
+    except OptionError as exc:
+        raise InputError(f"bad law in fit JSON ({exc})", source=str(p)) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"not a scalinglab fit JSON ({type(exc).__name__}: {exc})",
+                         source=str(p)) from None
+    draws = None if fr.draws is None else np.asarray(fr.draws, float)
+    try:
+        return PlanLaw(law=fr.law, params=dict(fr.params), draws=draws, source=str(p),
+                       warnings=[str(w) for w in fr.warnings], from_fit=True,
+                       confidence=float(fr.confidence),
+                       n_convention=str(fr.conventions.get("N", "")) or None)
+    except OptionError as exc:
+        raise InputError(str(exc), source=str(p)) from None
