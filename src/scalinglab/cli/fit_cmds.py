@@ -193,9 +193,48 @@ def compare_cmd(
         json_out.write_text(out.to_json(orient="records", indent=2))
 
 
+def kaplan_cmd(
+    data: Annotated[str, typer.Argument(help="runs (N or D) or learning curves (C)")],
+    variable: Annotated[str, typer.Option(help="N, D or C")] = "N",
+    column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Kaplan et al.'s single-variable laws, fitted as the paper did (best loss per level,
+    1-layer models excluded; L(C) on the envelope of the curves)."""
+    from scalinglab.fit.kaplan import kaplan_fit
+
+    res = kaplan_fit(_data_arg(data), variable, columns=parse_column_overrides(column))
+    print_fit(res)
+    if json_out:
+        res.save(json_out)
+
+
+def critical_batch_cmd(
+    data: Annotated[str, typer.Argument(help="batch sweep curves: run_id, batch_size (tokens), "
+                                         "step, loss")],
+    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+) -> None:
+    """Critical batch size B_crit(L) = B_star / L^(1/alpha_B) from a batch-size sweep."""
+    from scalinglab.fit.kaplan import critical_batch
+    from scalinglab.observations import read_table
+
+    r = critical_batch(read_table(data))
+    t = Table(title="critical batch (tokens): S = S_min (1 + B_crit / B)")
+    for c in ("loss", "B_crit", "S_min", "E_min"):
+        t.add_column(c, justify="right")
+    for row in zip(r.losses, r.b_crit, r.s_min, r.e_min, strict=True):
+        t.add_row(*[_fmt(float(v)) for v in row])
+    console.print(t)
+    console.print(f"B_crit(L) = {r.B_star:.4g} / L^(1/{r.alpha_B:.4f})")
+    if json_out:
+        json_out.write_text(json.dumps(r.to_json(), indent=2))
+
+
 def register(app: typer.Typer) -> None:
     app.command("fit")(fit_cmd)
     app.command("laws")(laws_cmd)
     app.command("isoflop")(isoflop_cmd)
     app.command("envelope")(envelope_cmd)
     app.command("compare")(compare_cmd)
+    app.command("kaplan")(kaplan_cmd)
+    app.command("critical-batch")(critical_batch_cmd)
