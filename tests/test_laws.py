@@ -89,7 +89,7 @@ def _law_instances():
 
 
 RANGES = {"N": (15, 22), "D": (18, 25), "U": (17, 20), "S": (5, 10), "C": (40, 50),
-          "loss": (0.5, 1.5)}
+          "loss": (0.5, 1.5), "P": (0.5, 2.8)}
 
 
 @pytest.mark.parametrize("law", list(_law_instances()), ids=lambda law: law.name)
@@ -164,6 +164,9 @@ CASES = [
                                        "f1": 0.3}),
     ("sigmoid", {"x": "loss"}, {"floor": 0.25, "ceiling": 0.8, "k": -4.0, "x0": 2.8}),
     ("data-constrained", {}, dict(P.DATA_CONSTRAINED_MUENNIGHOFF)),
+    ("precision", {}, {"E": 1.8, "A": 400.0, "B": 1500.0, "alpha": 0.34, "beta": 0.36,
+                       "gamma": 2.6745}),
+    ("transfer", {}, dict(P.TRANSFER_TEXT_TO_PYTHON)),
 ]
 
 
@@ -171,8 +174,8 @@ def _synthetic(law, truth, n, rng, scale_up=1.0):
     cols = {}
     for v in law.variables:
         lo, hi = {"N": (1e7, 1e9), "D": (1e8, 1e11), "S": (1e2, 1e5), "C": (1e1, 1e9),
-                  "loss": (2.0, 4.0), "U": (1e8, 1e10)}[v]
-        if v == "loss":
+                  "loss": (2.0, 4.0), "U": (1e8, 1e10), "P": (2.0, 16.0)}[v]
+        if v in ("loss", "P"):
             cols[v] = rng.uniform(lo, hi, n)
         else:
             cols[v] = np.exp(rng.uniform(np.log(lo), np.log(hi * scale_up), n))
@@ -210,3 +213,19 @@ def test_recovers_known_parameters_and_extrapolates(name, opts, truth) -> None:
             far["U"] = far["D"] / 5
         rel = res.predict(**far) / law.predict(truth, **far) - 1
         assert np.max(np.abs(rel)) < 5 * noise
+
+
+def test_transfer_and_precision_published_vectors() -> None:
+    tr = get_law("transfer")
+    # reference section 13: D_T(D_F = 1e6 chars, N = 1e8)
+    assert tr.predict(P.TRANSFER_TEXT_TO_PYTHON, D=1e6, N=1e8) == pytest.approx(2.5047e8,
+                                                                                rel=1e-4)
+    assert tr.predict(P.TRANSFER_TEXT_CODE_TO_PYTHON, D=1e6, N=1e8) == pytest.approx(
+        8.6740e8, rel=1e-4)
+    # Kumar: effective-parameter factor 1 - exp(-P/2.6745) at 3, 4, 8, 16 bits
+    pr = get_law("precision")
+    base = {"E": 0.0 + 1e-12, "A": 1.0, "B": 1e-300, "alpha": 1.0, "beta": 1.0,
+            "gamma": P.PRECISION_GAMMA_W}
+    bits = np.array([3.0, 4.0, 8.0, 16.0])
+    factor = 1.0 / pr.predict(base, N=1.0, D=1.0, P=bits)
+    np.testing.assert_allclose(factor, [0.67428, 0.77589, 0.94977, 0.99748], rtol=1e-4)

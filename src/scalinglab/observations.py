@@ -22,7 +22,7 @@ import pandas as pd
 
 from scalinglab.errors import InputError, OptionError
 
-STANDARD_COLUMNS = ("N", "D", "C", "loss", "S", "U", "run_id", "group", "weight")
+STANDARD_COLUMNS = ("N", "D", "C", "loss", "S", "U", "P", "run_id", "group", "weight")
 
 #: lower-cased foreign names -> standard name (first match wins, exact standard names first)
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -36,6 +36,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
              "final_val_loss", "valid_loss"),
     "S": ("s", "step", "steps"),
     "U": ("u", "unique_tokens", "unique"),
+    "P": ("p", "bits", "precision", "precision_bits"),
     "run_id": ("run_id", "run", "run_name", "name", "id"),
     "group": ("group", "dataset", "family"),
     "weight": ("weight", "weights"),

@@ -14,6 +14,7 @@ from scalinglab.errors import OptionError
 from scalinglab.laws.base import Law, Param, numeric_jacobian
 from scalinglab.laws.chinchilla import Chinchilla, DataConstrained, chinchilla_allocation
 from scalinglab.laws.curves import BrokenPowerLaw, Sigmoid
+from scalinglab.laws.extensions import Precision, Transfer
 from scalinglab.laws.kaplan import KaplanND, KaplanNS, Power, SaturatingPower
 
 #: name -> (factory, whether it takes a single variable ``x``)
@@ -26,6 +27,8 @@ _REGISTRY: dict[str, tuple[Callable[..., Law], bool]] = {
     "bnsl": (BrokenPowerLaw, True),
     "sigmoid": (Sigmoid, True),
     "data-constrained": (DataConstrained, False),
+    "precision": (Precision, False),
+    "transfer": (Transfer, False),
 }
 
 LAW_NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -67,8 +70,10 @@ __all__ = [
     "Law",
     "Param",
     "Power",
+    "Precision",
     "SaturatingPower",
     "Sigmoid",
+    "Transfer",
     "chinchilla_allocation",
     "get_law",
     "list_laws",

@@ -60,3 +60,10 @@ PF_DAY_FLOP = 1e15 * 24 * 3600
 def kaplan_critical_batch(loss: float, B_star: float = 2e8, alpha_B: float = 0.21) -> float:
     """Kaplan et al. Eq. 5.3: critical batch size in tokens at loss ``loss`` (nats/token)."""
     return B_star / loss ** (1.0 / alpha_B)
+
+
+#: Hernandez et al. 2021, Table 1 (secondary: two agreeing notes); D in characters.
+TRANSFER_TEXT_TO_PYTHON = {"k": 1.9e4, "alpha": 0.18, "beta": 0.38}
+TRANSFER_TEXT_CODE_TO_PYTHON = {"k": 2.1e5, "alpha": 0.096, "beta": 0.38}
+#: Kumar et al. 2024, App. K Table 2 (secondary): weight-precision scale in bits.
+PRECISION_GAMMA_W = 2.6745
