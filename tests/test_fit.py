@@ -104,6 +104,14 @@ def test_bootstrap_is_deterministic_for_a_seed_and_resamples_runs() -> None:
     assert not np.array_equal(a.draws, c.draws)
 
 
+def test_warns_when_planning_far_beyond_the_data(ch240) -> None:
+    near = sl.fit(ch240, "chinchilla", at_compute=[5.76e23])  # 1.6 orders beyond 1.3e22
+    assert not any(w.startswith("extrapolation") for w in near.warnings)
+    far = sl.fit(ch240, "chinchilla", at_compute=[1e26])
+    assert any(w.startswith("extrapolation: budget 1e+26 is 3.9 orders") for w in far.warnings)
+    assert far.provenance["ranges"]["C"][1] == pytest.approx(ch240["C"].max())
+
+
 def test_backtest_on_chinchilla_largest_budgets(ch240) -> None:
     res = sl.fit(ch240, "chinchilla", holdout_above=1.5e21)
     bt = res.backtest

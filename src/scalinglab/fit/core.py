@@ -246,6 +246,15 @@ def fit(
     with np.errstate(all="ignore"):
         resid = lawobj.log_value(lawobj.to_internal(params)[None, :], X)[0] - logy
     warnings = diagnostics.check(lawobj, X, logy, w, info, resid)
+    ranges = {c: [float(df[c].min()), float(df[c].max())]
+              for c in ("N", "D", "C", *lawobj.variables) if c in df.columns
+              and pd.api.types.is_numeric_dtype(df[c])}
+    if at_compute and "C" in ranges:
+        for c in at_compute:
+            orders = np.log10(c / ranges["C"][1])
+            if orders > 2:
+                warnings.append(f"extrapolation: budget {c:.3g} is {orders:.1f} orders of "
+                                f"magnitude beyond the largest fitted C ({ranges['C'][1]:.3g})")
     t_fit = time.perf_counter() - t0
 
     draws = None
@@ -276,6 +285,7 @@ def fit(
                    **{k: str(v) for k, v in df.attrs.get("conventions", {}).items()}}
     provenance = {
         "source": src, "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
+        "ranges": ranges,
         "scalinglab_version": __version__, "python": platform.python_version(),
         "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,
                     "confidence": confidence, "holdout_above": holdout_above, "y": y,
