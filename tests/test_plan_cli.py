@@ -239,9 +239,13 @@ def test_plan_bad_fit_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
             "no such file")
 
 
-def test_plan_json_to_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run_bad(["plan", "--compute", "1e21", "--json", str(tmp_path / "no" / "such" / "p.json")],
+def test_plan_json_to_unwritable_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # missing folders are created; a path under a regular file cannot be
+    (tmp_path / "afile").write_text("x")
+    run_bad(["plan", "--compute", "1e21", "--json", str(tmp_path / "afile" / "p.json")],
             capsys, "--json")
+    run_ok(["plan", "--compute", "1e21", "--json", str(tmp_path / "new" / "p.json")], capsys)
+    assert (tmp_path / "new" / "p.json").exists()
 
 
 # ---------------------------------------------------------------------------- shape

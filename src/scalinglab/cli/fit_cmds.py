@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from rich.table import Table
 from scalinglab.console import console, progress
 from scalinglab.errors import OptionError
 from scalinglab.fit import FitResult, compare, envelope, fit, isoflop
+from scalinglab.jsonio import write_json
 from scalinglab.laws import list_laws
 from scalinglab.observations import parse_column_overrides
 
@@ -33,21 +33,28 @@ def _fmt(v: float | None) -> str:
     return f"{v:.4g}" if (a == 0 or 1e-3 <= a < 1e5) else f"{v:.4e}"
 
 
-def print_fit(res: FitResult) -> None:
-    """The estimates, intervals, derived quantities, backtest and warnings as rich tables."""
-    t = Table(title=f"{res.law.name}: {res.law.formula}", title_justify="left")
-    t.add_column("parameter")
+def _estimates(title: str, values: dict[str, float],
+               intervals: dict[str, tuple[float, float]], level: str,
+               first: str = "quantity") -> Table:
+    t = Table(title=title, title_justify="left")
+    t.add_column(first)
     t.add_column("estimate", justify="right")
-    lvl = f"{res.confidence:.0%} interval"
-    if res.intervals:
-        t.add_column(lvl, justify="right")
-    for n, v in res.params.items():
+    if intervals:
+        t.add_column(level, justify="right")
+    for n, v in values.items():
         row = [n, _fmt(v)]
-        if res.intervals:
-            lo, hi = res.intervals.get(n, (None, None))
+        if intervals:
+            lo, hi = intervals.get(n, (None, None))
             row.append(f"{_fmt(lo)} - {_fmt(hi)}")
         t.add_row(*row)
-    console.print(t)
+    return t
+
+
+def print_fit(res: FitResult) -> None:
+    """The estimates, intervals, derived quantities, backtest and warnings as rich tables."""
+    lvl = f"{res.confidence:.0%} interval"
+    console.print(_estimates(f"{res.law.name}: {res.law.formula}", res.params, res.intervals,
+                             lvl, first="parameter"))
     opt = res.optimizer
     console.print(f"objective ({res.loss}, sum over {res.n_points} points): "
                   f"{res.objective:.10g}; {opt.get('n_starts')} starts, "
@@ -55,18 +62,7 @@ def print_fit(res: FitResult) -> None:
                   f"{opt.get('seconds', 0):.2f} s" + (f"; sigma {res.sigma:.4g}" if res.sigma
                                                        else ""))
     if res.derived:
-        d = Table(title="derived", title_justify="left")
-        d.add_column("quantity")
-        d.add_column("value", justify="right")
-        if res.derived_intervals:
-            d.add_column(lvl, justify="right")
-        for k, v in res.derived.items():
-            row = [k, _fmt(v)]
-            if res.derived_intervals:
-                lo, hi = res.derived_intervals.get(k, (None, None))
-                row.append(f"{_fmt(lo)} - {_fmt(hi)}")
-            d.add_row(*row)
-        console.print(d)
+        console.print(_estimates("derived", res.derived, res.derived_intervals, lvl))
     if res.backtest:
         b = res.backtest
         console.print(f"backtest: fitted on {b['n_train']} points with C <= "
@@ -153,7 +149,7 @@ def isoflop_cmd(
     for w in r.warnings:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
     if json_out:
-        json_out.write_text(json.dumps(j, indent=2))
+        write_json(json_out, j)
 
 
 def envelope_cmd(
@@ -167,7 +163,7 @@ def envelope_cmd(
     console.print(f"N_opt ∝ C^{j['a']:.4f}, D_opt ∝ C^{j['b']:.4f}; frontier "
                   f"L(C) = (Cc/C)^{j['kaplan_alpha_C']:.4f}, Cc = {j['kaplan_Cc']:.4g}")
     if json_out:
-        json_out.write_text(json.dumps(j, indent=2))
+        write_json(json_out, j)
 
 
 def compare_cmd(
@@ -227,7 +223,7 @@ def critical_batch_cmd(
     console.print(t)
     console.print(f"B_crit(L) = {r.B_star:.4g} / L^(1/{r.alpha_B:.4f})")
     if json_out:
-        json_out.write_text(json.dumps(r.to_json(), indent=2))
+        write_json(json_out, r.to_json())
 
 
 def register(app: typer.Typer) -> None:

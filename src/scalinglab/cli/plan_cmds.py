@@ -9,7 +9,6 @@ CLI's ``main`` prints as one line (exit status 2).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +19,7 @@ from rich.table import Table
 
 from scalinglab.console import console
 from scalinglab.errors import OptionError
+from scalinglab.jsonio import write_json
 
 # ============================================================================ helpers
 
@@ -33,32 +33,6 @@ def _fmt(v: float | int | None) -> str:
     if not math.isfinite(f):
         return "-"
     return f"{f:.5g}"
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _clean(v.tolist())
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    return v
-
-
-def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """Write ``doc`` (NumPy-cleaned, non-finite -> null) to ``path``."""
-    try:
-        path.write_text(json.dumps(_clean(doc), indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise OptionError("--json", f"cannot write {path}: {exc.strerror or exc}") from None
-    console.print(f"wrote {path}", highlight=False)
 
 
 def _numbers(values: list[str] | None, option: str) -> list[float]:

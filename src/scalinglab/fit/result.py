@@ -13,7 +13,6 @@ and back (:meth:`FitResult.load`), so plans and reports can be made from a saved
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,25 +21,8 @@ from typing import Any
 import numpy as np
 
 from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.jsonio import to_jsonable, write_json
 from scalinglab.laws import Law, get_law
-
-
-def _clean(v: Any) -> Any:
-    """JSON-safe: NumPy scalars to Python, non-finite floats to None."""
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return _clean(v.tolist())
-    if isinstance(v, (np.floating, float)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
 
 
 @dataclass
@@ -84,7 +66,7 @@ class FitResult:
         draws = None
         if self.draws is not None:
             draws = {n: self.draws[:, i] for i, n in enumerate(self.law.param_names)}
-        return _clean({
+        return to_jsonable({
             "law": self.law.name,
             "law_options": self.law_options,
             "formula": self.law.formula,
@@ -109,11 +91,7 @@ class FitResult:
         })
 
     def save(self, path: str | Path) -> None:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2))
-        tmp.replace(p)
+        write_json(path, self.to_json())
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], source: str = "<dict>") -> FitResult:
