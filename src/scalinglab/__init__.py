@@ -10,11 +10,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# ``scalinglab.fit`` is both a subpackage and the function re-exported here; importing it
-# eagerly keeps the name bound to the function (a lazy re-export would be shadowed by the
-# submodule as soon as anything imports ``scalinglab.fit.*``).
-from scalinglab import datasets
-from scalinglab.fit import FitResult, fit
-from scalinglab.laws import get_law
+from typing import Any
 
 __all__ = ["FitResult", "__version__", "datasets", "fit", "get_law"]
+
+# Lazy re-exports: ``import scalinglab.train`` or ``scalinglab.accounting`` (sweep workers, the
+# CLI) must not pay for pandas and SciPy. ``scalinglab.fit`` is a callable package, so the
+# name works as the function whether or not the package was imported first.
+_LAZY = {
+    "fit": ("scalinglab.fit", None),
+    "FitResult": ("scalinglab.fit", "FitResult"),
+    "get_law": ("scalinglab.laws", "get_law"),
+    "datasets": ("scalinglab.datasets", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        return mod if attr is None else getattr(mod, attr)
+    raise AttributeError(f"module 'scalinglab' has no attribute {name!r}")

@@ -13,7 +13,14 @@ import sys
 
 import typer
 
-from scalinglab.cli import data_cmds, fit_cmds, plan_cmds, sweep_cmds, train_cmds
+from scalinglab.cli import (
+    data_cmds,
+    fit_cmds,
+    plan_cmds,
+    report_cmds,
+    sweep_cmds,
+    train_cmds,
+)
 from scalinglab.console import err_console
 from scalinglab.errors import ScalingLabError
 
@@ -26,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (fit_cmds, data_cmds, plan_cmds, train_cmds, sweep_cmds):
+for _module in (fit_cmds, data_cmds, plan_cmds, train_cmds, sweep_cmds, report_cmds):
     _module.register(app)
 
 

@@ -1,9 +1,176 @@
-"""CLI commands (placeholder: filled in by its issue)."""
+"""CLI: ``scalinglab train`` (one training run; needs the ``scalinglab[train]`` extra).
+
+torch is imported inside the command only, so ``scalinglab --help`` works on the core install.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.table import Table
+
+from scalinglab.console import console, err_console
+from scalinglab.errors import OptionError
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_config(options: dict[str, Any]) -> Any:
+    """A :class:`~scalinglab.train.TrainConfig` from CLI options (None = default); pydantic's
+    validation errors become an :class:`OptionError` naming the option."""
+    from pydantic import ValidationError
+
+    from scalinglab.train.config import TrainConfig
+
+    given = {k: v for k, v in options.items() if v is not None}
+    try:
+        return TrainConfig(**given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err.get("loc") else "config"
+        raise OptionError(_flag(field), f"{err['msg']} (got {err.get('input')!r})") from None
+
+
+def _fmt(v: float | None, spec: str = ".4g") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def print_result(res: Any) -> None:
+    """A short table of the run's numbers."""
+    t = Table(title=f"run: {res.shape['n_layer']}L x {res.shape['d_model']}d, "
+              f"{res.tokenizer} tokens, data {res.data['name']}", title_justify="left")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    rows = [
+        ("validation loss (initial -> final)",
+         f"{res.initial_val_loss:.4f} -> {res.final_val_loss:.4f} {res.loss_unit}"),
+        ("final training loss", f"{res.final_train_loss:.4f}"),
+        ("final validation bits per byte", f"{res.final_val_bpb:.4f}"),
+        ("out-of-distribution loss" + (f" ({res.ood_data})" if res.ood_data else ""),
+         _fmt(res.ood_val_loss, ".4f")),
+        ("noise scale B_simple (tokens)", _fmt(res.noise_scale, ".3g")),
+        ("parameters total / non-embedding", f"{res.params_total:,} / "
+                                             f"{res.params_nonembedding:,}"),
+        ("tokens / steps", f"{res.tokens:,} / {res.steps:,}"),
+        (f"FLOPs ({res.flops_convention})", f"{res.flops:.4g}"),
+        ("tokens per second", f"{res.tokens_per_second:,.0f}"),
+        ("MFU (palm)", "-" if res.mfu is None else f"{res.mfu:.1%}"),
+        ("wall time (s)", f"{res.wall_time_s:.1f}"),
+        ("device", f"{res.device} ({res.device_name}, {res.precision}, "
+                   f"{res.threads} threads)"),
+        ("curve", res.curve_path),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``train`` to ``app``."""
+
+    @app.command("train")
+    def train_cmd(
+        n_layer: Annotated[int, typer.Option("--n-layer", help="Transformer blocks")],
+        d_model: Annotated[int, typer.Option("--d-model", help="residual width")],
+        n_head: Annotated[int, typer.Option("--n-head", help="attention heads")],
+        context: Annotated[int, typer.Option("--context", help="tokens per sequence")],
+        batch_size: Annotated[int, typer.Option("--batch-size", help="sequences per step")],
+        tokens: Annotated[float, typer.Option("--tokens",
+                                              help="training tokens, e.g. 3e6")],
+        lr: Annotated[float | None, typer.Option(help="peak learning rate "
+                                                 "(default: Kaplan's LR(N))")] = None,
+        schedule: Annotated[str, typer.Option(help="cosine | wsd | constant")] = "cosine",
+        warmup_steps: Annotated[int | None, typer.Option(help="default 5% of steps")] = None,
+        data: Annotated[str, typer.Option(help="builtin | kjv | shakespeare | stdlib | gcide "
+                                          "| PATH (text file, folder, .jsonl, .parquet)")
+                        ] = "builtin",
+        text_field: Annotated[str, typer.Option(help="JSONL/Parquet text field")] = "text",
+        ood_data: Annotated[str, typer.Option(help="out-of-distribution corpus: auto | none "
+                                              "| a --data value")] = "auto",
+        tokenizer: Annotated[str, typer.Option(help="bytes | bpe:VOCAB")] = "bytes",
+        seed: Annotated[int, typer.Option(help="random seed")] = 0,
+        positions: Annotated[str, typer.Option(help="learned | rotary | none")] = "learned",
+        mlp: Annotated[str, typer.Option(help="gelu | swiglu")] = "gelu",
+        norm: Annotated[str, typer.Option(help="layernorm | rmsnorm")] = "layernorm",
+        d_ff: Annotated[int | None, typer.Option(help="MLP width (default 4 d_model)")] = None,
+        n_kv_head: Annotated[int | None, typer.Option(help="key/value heads (GQA)")] = None,
+        bias: Annotated[bool, typer.Option("--bias/--no-bias")] = True,
+        tied: Annotated[bool, typer.Option("--tied/--untied")] = True,
+        dropout: Annotated[float, typer.Option()] = 0.0,
+        weight_decay: Annotated[float, typer.Option()] = 0.1,
+        grad_clip: Annotated[float | None, typer.Option()] = 1.0,
+        eval_every: Annotated[int | None, typer.Option(help="steps (default: 10 evals)")
+                              ] = None,
+        eval_tokens: Annotated[int, typer.Option(help="validation tokens per eval")
+                               ] = 65_536,
+        noise_scale: Annotated[bool, typer.Option("--noise-scale",
+                                                  help="estimate B_simple at each eval")
+                               ] = False,
+        flops_convention: Annotated[str, typer.Option(help="6N | 6N-nonembedding | 6N-head "
+                                                      "| kaplan | chinchilla | palm")] = "6N",
+        checkpoint_every: Annotated[int | None, typer.Option(help="steps between "
+                                                             "checkpoints")] = None,
+        out: Annotated[Path | None, typer.Option(help="run folder (default: under the "
+                                                 "cache, by config hash)")] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="continue from the latest "
+                                             "checkpoint in --out")] = False,
+        device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N | auto")] = "cpu",
+        precision: Annotated[str, typer.Option(help="auto | fp32 | bf16")] = "auto",
+        compile_model: Annotated[bool, typer.Option("--compile",
+                                                    help="torch.compile the model")] = False,
+        threads: Annotated[int | None, typer.Option(help="CPU threads (default: cores / "
+                                                    "$SCALINGLAB_CONCURRENT_RUNS)")] = None,
+        peak_flops: Annotated[float | None, typer.Option(help="device peak FLOP/s for MFU")
+                              ] = None,
+        json_out: Annotated[str | None, typer.Option("--json", help="write the result as "
+                                                     "JSON to this file ('-': stdout)")
+                            ] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
+    ) -> None:
+        """Train one GPT-style model and record losses, N, FLOPs, tokens/s, MFU and the curve."""
+        if tokens != tokens or tokens < 1 or tokens > 1e15:
+            raise OptionError("--tokens", f"must be a positive number of tokens, got {tokens}")
+        options = dict(
+            n_layer=n_layer, d_model=d_model, n_head=n_head, context=context,
+            batch_size=batch_size, tokens=round(tokens), lr=lr, schedule=schedule,
+            warmup_steps=warmup_steps, data=data, text_field=text_field, ood_data=ood_data,
+            tokenizer=tokenizer, seed=seed, positions=positions, mlp=mlp, norm=norm, d_ff=d_ff,
+            n_kv_head=n_kv_head, bias=bias, tied=tied, dropout=dropout,
+            weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every,
+            eval_tokens=eval_tokens, noise_scale=noise_scale,
+            flops_convention=flops_convention, checkpoint_every=checkpoint_every,
+            device=device, precision=precision, compile=compile_model, threads=threads,
+            peak_flops=peak_flops)
+        cfg = build_config(options)
+        try:
+            from scalinglab.train import TrainingInterrupted, train
+        except ImportError as exc:
+            raise OptionError("train", f"training needs the train extra "
+                              f"(pip install 'scalinglab[train]'): {exc}") from None
+        from scalinglab.data.cache import cache_dir, digest
+
+        run_dir = out if out is not None else (
+            cache_dir() / "runs" / digest([json.dumps(cfg.model_dump(), sort_keys=True)], 12))
+        if not quiet:
+            err_console.print(f"run folder: {run_dir}", highlight=False)
+        try:
+            res = train(cfg, run_dir, resume=resume, progress=not quiet)
+        except TrainingInterrupted as exc:
+            err_console.print(f"[yellow]interrupted[/] after step {exc.step}; checkpoint "
+                              f"{exc.checkpoint}; continue with --resume --out {run_dir}",
+                              highlight=False, soft_wrap=True)
+            sys.exit(128 + exc.signum)
+        payload = json.dumps(res.model_dump(mode="json"), indent=1)
+        if json_out == "-":
+            sys.stdout.write(payload + "\n")
+            return
+        print_result(res)
+        if json_out:
+            Path(json_out).write_text(payload + "\n")
+            console.print(f"wrote {json_out}", highlight=False)

@@ -3,7 +3,15 @@ approaches 1-3, Kaplan-style fits and model comparison.
 
 The main entry point is :func:`fit` (Approach 3 for ``chinchilla``, and every other law);
 :func:`isoflop` is Approach 2, :func:`envelope` Approach 1, :func:`compare` compares laws.
+
+This package is also callable: ``scalinglab.fit(df, law=...)`` is :func:`fit`. (The package
+and the function share the name; making the module callable keeps ``scalinglab.fit(...)``
+working however the package was imported, so ``scalinglab`` can load it lazily.)
 """
+
+import sys
+import types
+from typing import Any
 
 from scalinglab.fit.approaches import compare, envelope, fit_power, isoflop
 from scalinglab.fit.core import backtest, fit, run_bootstrap
@@ -11,3 +19,11 @@ from scalinglab.fit.result import FitResult
 
 __all__ = ["FitResult", "backtest", "compare", "envelope", "fit", "fit_power", "isoflop",
            "run_bootstrap"]
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> FitResult:
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,97 @@
+"""Checkpoints and other files of a run folder, written atomically (temp file + rename).
+
+A run folder holds ``config.json`` (at start), ``checkpoint.pt`` (the latest checkpoint),
+``curve.csv`` (rewritten at every evaluation) and ``result.json`` (when the run is done). A
+checkpoint has everything a resumed run needs to continue bit for bit on the same device and
+thread count: model and optimiser state, step, the torch (and CUDA) RNG states, the curve so far
+and the running sums. The data position needs no state: batch ``s`` is a function of
+(seed, s), see :func:`scalinglab.train.evaluate.train_batch`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT = "checkpoint.pt"
+CURVE = "curve.csv"
+RESULT = "result.json"
+CONFIG = "config.json"
+FORMAT = 1
+CURVE_COLUMNS = ("step", "tokens", "flops", "train_loss", "val_loss", "lr", "noise_scale",
+                 "elapsed_s")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_checkpoint(out_dir: Path, state: dict[str, Any]) -> Path:
+    """Serialise ``state`` with :func:`torch.save` to ``out_dir/checkpoint.pt`` atomically."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buf)
+    path = out_dir / CHECKPOINT
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def load_checkpoint(out_dir: Path) -> dict[str, Any] | None:
+    """The latest checkpoint in ``out_dir`` (on CPU), or None if there is none."""
+    path = out_dir / CHECKPOINT
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != FORMAT:
+        return None
+    return state
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite the learning-curve CSV (columns :data:`CURVE_COLUMNS`) atomically."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CURVE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CURVE_COLUMNS})
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")

@@ -1,0 +1,200 @@
+"""Run configuration (:class:`TrainConfig`) and run record (:class:`RunResult`).
+
+Both are pydantic models; ``TrainConfig`` forbids unknown fields, and its shape checks raise
+:class:`~scalinglab.errors.OptionError` naming the command-line option (``--d-model``...).
+``RunResult.model_dump()`` is the ``scalinglab train --json`` output. Every loss is in nats per
+token *of the run's tokenizer* (``bytes``: per UTF-8 byte; ``bpe:V``: per BPE token); runs with
+different tokenizers compare through ``final_val_bpb`` (bits per byte).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from scalinglab.accounting import ModelShape
+from scalinglab.errors import OptionError
+
+#: Config fields that may change between a checkpoint and its resumption (they do not change
+#: what is computed, only how fast or where).
+RESUMABLE_CHANGES = frozenset({"threads", "compile", "checkpoint_every", "peak_flops",
+                               "device", "precision"})
+
+
+def kaplan_lr(n_nonembedding: int) -> float:
+    """Kaplan et al. 2020 Eq. D.1: ``LR(N) = 0.003239 - 0.0001395 ln N`` (floored at 1e-4)."""
+    return max(1e-4, 0.003239 - 0.0001395 * math.log(max(n_nonembedding, 1)))
+
+
+class TrainConfig(BaseModel):
+    """Everything that defines one training run (see ``scalinglab train --help``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # shape
+    n_layer: int = Field(ge=1)
+    d_model: int = Field(ge=1)
+    n_head: int = Field(ge=1)
+    context: int = Field(ge=1, description="tokens per training sequence (n_ctx)")
+    d_ff: int | None = Field(default=None, ge=1, description="default 4 d_model (GELU)")
+    n_kv_head: int | None = Field(default=None, ge=1, description="grouped-query attention")
+    positions: Literal["learned", "rotary", "none"] = "learned"
+    mlp: Literal["gelu", "swiglu"] = "gelu"
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+    bias: bool = True
+    tied: bool = True
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # budget and optimiser
+    batch_size: int = Field(ge=1, description="sequences per optimiser step")
+    tokens: int = Field(ge=1, description="training tokens (rounded up to whole steps)")
+    lr: float | None = Field(default=None, gt=0, description="peak LR; None: Kaplan Eq. D.1")
+    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    schedule: Literal["cosine", "wsd", "constant"] = "cosine"
+    warmup_steps: int | None = Field(default=None, ge=0,
+                                     description="None: 5% of the steps, at most 3000")
+    decay_fraction: float = Field(default=0.2, gt=0.0, le=1.0, description="WSD decay phase")
+    weight_decay: float = Field(default=0.1, ge=0.0)
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(default=0.95, ge=0.0, lt=1.0)
+    eps: float = Field(default=1e-8, gt=0.0)
+    grad_clip: float | None = Field(default=1.0, gt=0.0)
+    # data
+    data: str = "builtin"
+    text_field: str = "text"
+    tokenizer: str = "bytes"
+    ood_data: str | None = Field(default="auto",
+                                 description="'auto': shakespeare for the built-in corpus, "
+                                 "none for user data; None or 'none': skip")
+    val_fraction: float = Field(default=0.05, gt=0.0, lt=0.5)
+    seed: int = 0
+    # evaluation and records
+    eval_every: int | None = Field(default=None, ge=1, description="None: 10 evaluations")
+    eval_tokens: int = Field(default=65_536, ge=1, description="validation tokens per eval")
+    noise_scale: bool = False
+    noise_scale_batches: int = Field(default=8, ge=2)
+    flops_convention: str = "6N"
+    checkpoint_every: int | None = Field(default=None, ge=1)
+    # hardware
+    device: str = "cpu"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    compile: bool = False
+    threads: int | None = Field(default=None, ge=1)
+    peak_flops: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.d_model % self.n_head:
+            raise OptionError("--d-model", f"d_model={self.d_model} is not divisible by "
+                              f"n_head={self.n_head}")
+        if self.n_kv_head is not None and (self.n_kv_head > self.n_head
+                                           or self.n_head % self.n_kv_head):
+            raise OptionError("--n-kv-head", f"n_head={self.n_head} is not divisible by "
+                              f"n_kv_head={self.n_kv_head}")
+        if self.positions == "rotary" and (self.d_model // self.n_head) % 2:
+            raise OptionError("--positions", "rotary positions need an even head dimension "
+                              f"(d_model / n_head = {self.d_model // self.n_head})")
+        from scalinglab.accounting.flops import check_convention
+
+        check_convention(self.flops_convention, "--flops-convention")
+        dev = self.device
+        if not (dev in ("cpu", "cuda", "auto", "mps") or dev.startswith("cuda:")):
+            raise OptionError("--device", f"unknown device {dev!r}; use cpu, cuda, cuda:N or auto")
+        return self
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.context
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps: ``ceil(tokens / (batch_size * context))``."""
+        return max(1, -(-self.tokens // self.tokens_per_step))
+
+    def shape(self, vocab: int) -> ModelShape:
+        """The accounting shape of this model for a tokenizer of ``vocab`` tokens."""
+        return ModelShape(n_layer=self.n_layer, d_model=self.d_model, n_head=self.n_head,
+                          vocab=vocab, context=self.context, d_ff=self.d_ff,
+                          n_kv_head=self.n_kv_head, tied=self.tied, positions=self.positions,
+                          mlp=self.mlp, bias=self.bias, norm=self.norm)
+
+    def differences(self, other: TrainConfig) -> list[str]:
+        """Names of the fields that differ and would change the run's result."""
+        a, b = self.model_dump(), other.model_dump()
+        return [k for k in a if a[k] != b[k] and k not in RESUMABLE_CHANGES]
+
+
+class CurvePoint(BaseModel):
+    """One row of the learning curve (also a row of ``curve.csv``)."""
+
+    step: int
+    tokens: int
+    flops: float
+    train_loss: float | None
+    val_loss: float
+    lr: float
+    noise_scale: float | None = None
+    elapsed_s: float
+
+
+class RunResult(BaseModel):
+    """The record of one finished run (``scalinglab train --json`` writes ``model_dump()``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: TrainConfig
+    status: Literal["completed"] = "completed"
+    # losses (nats per token of `tokenizer`)
+    loss_unit: str
+    initial_val_loss: float
+    final_val_loss: float
+    final_train_loss: float
+    final_val_bpb: float = Field(description="final validation loss in bits per UTF-8 byte")
+    per_position_loss: list[float]
+    ood_data: str | None
+    ood_val_loss: float | None
+    noise_scale: float | None = Field(description="B_simple in tokens (McCandlish et al.)")
+    # sizes and compute
+    tokens: int
+    steps: int
+    tokens_per_step: int
+    lr: float
+    params_total: int
+    params_nonembedding: int
+    params_embedding: int
+    params_with_head: int
+    flops: float
+    flops_convention: str
+    flops_by_convention: dict[str, float]
+    shape: dict[str, Any]
+    # data
+    data: dict[str, Any]
+    ood: dict[str, Any] | None
+    tokenizer: str
+    vocab_size: int
+    bytes_per_token: float
+    # speed
+    tokens_per_second: float = Field(description="training tokens per second of training "
+                                     "steps, leaving out evaluations and the first step of "
+                                     "each session (allocation, torch.compile)")
+    tokens_per_cpu_second: float | None = Field(
+        description="the same tokens per second of process CPU time (all threads): insensitive "
+        "to other processes on a shared machine; with threads=1 it bounds tokens_per_second")
+    mfu: float | None
+    mfu_convention: str = "palm"
+    peak_flops: float | None
+    peak_flops_source: str
+    wall_time_s: float
+    train_time_s: float
+    device: str
+    device_name: str
+    precision: str
+    threads: int
+    torch_version: str
+    # records
+    curve_path: str
+    curve: list[CurvePoint]
+    checkpoint_path: str | None
+    resumed_from_step: int | None

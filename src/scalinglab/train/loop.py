@@ -1,0 +1,400 @@
+"""The training loop: :func:`train` runs one :class:`TrainConfig` into a run folder.
+
+One run = prepare the tokens (cached), build the model from its accounting shape, evaluate at
+step 0, then ``steps`` AdamW steps with the schedule, evaluating every ``eval_every`` steps
+(validation loss, the running training loss, lr and optionally the noise scale go to
+``curve.csv``), checkpointing every ``checkpoint_every`` steps and on SIGTERM / SIGINT, and
+finally measuring the training loss, the per-position and out-of-distribution losses and writing
+``result.json``. ``resume=True`` continues from ``checkpoint.pt`` (or returns the stored result
+of a finished run with the same configuration); on CPU with the same thread count the resumed
+run is bit-for-bit the uninterrupted one.
+
+``train`` is safe to call in a worker process of a sweep: it sets torch's intra-op threads to
+``threads`` for its duration and restores them, writes only inside ``out_dir``, and installs its
+signal handlers only when it runs in the main thread.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+
+from scalinglab.accounting import FLOP_CONVENTIONS, count_params, flops_per_token
+from scalinglab.console import progress as progress_bar
+from scalinglab.data import (
+    DEFAULT_OOD,
+    TokenData,
+    get_tokenizer,
+    prepare_tokens,
+    resolve_corpus,
+)
+from scalinglab.errors import OptionError
+from scalinglab.train import checkpoint as ckpt
+from scalinglab.train.config import RunResult, TrainConfig, kaplan_lr
+from scalinglab.train.evaluate import autocast, evaluate, noise_scale, to_device, train_batch
+from scalinglab.train.hardware import (
+    device_name,
+    peak_flops,
+    resolve_device,
+    resolve_precision,
+    resolve_threads,
+)
+from scalinglab.train.model import GPT
+from scalinglab.train.optim import default_warmup, lr_at, make_optimizer
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Raised by :func:`train` after SIGINT/SIGTERM, once the checkpoint has been written."""
+
+    def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
+        super().__init__(f"interrupted by signal {signum} after step {step}; checkpoint "
+                         f"{checkpoint} (continue with resume=True / --resume)")
+        self.signum, self.step, self.checkpoint = signum, step, checkpoint
+
+
+@contextmanager
+def _signals_to_flag(flag: dict[str, int | None]) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM set ``flag["signal"]`` instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        flag["signal"] = signum
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _check_fits(td: TokenData, context: int, name: str) -> None:
+    for split, arr in (("training", td.train), ("validation", td.val)):
+        if len(arr) < context + 2:
+            raise OptionError("--context", f"context={context} is larger than the {split} "
+                              f"split of {name} ({len(arr)} tokens; the corpus has "
+                              f"{td.manifest['tokens']}): use a shorter --context or more data")
+
+
+def _ood_name(cfg: TrainConfig, corpus_kind: str, corpus_name: str) -> str | None:
+    spec = cfg.ood_data
+    if spec is None or spec.lower() == "none":
+        return None
+    if spec.lower() == "auto":
+        if corpus_kind in ("shipped", "stdlib", "gcide"):
+            return DEFAULT_OOD.get(corpus_name)
+        return None
+    return spec
+
+
+def train(cfg: TrainConfig, out_dir: Path | str, resume: bool = False,
+          progress: bool = True) -> RunResult:
+    """Run (or resume) the training described by ``cfg`` in ``out_dir``; see the module docs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if resume and (out / ckpt.RESULT).exists():
+        done = RunResult.model_validate_json((out / ckpt.RESULT).read_text())
+        if not cfg.differences(done.config):
+            return done
+    device = resolve_device(cfg.device)
+    threads = resolve_threads(cfg.threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _Run(cfg, out, device, threads, progress).run(resume)
+    finally:
+        torch.set_num_threads(previous)
+
+
+class _Run:
+    """State of one training run (split out of :func:`train` for readability)."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, device: torch.device, threads: int,
+                 show_progress: bool) -> None:
+        self.cfg, self.out, self.device, self.threads = cfg, out, device, threads
+        self.show_progress = show_progress
+        self.precision = resolve_precision(cfg.precision, device)
+        self.t_start = time.perf_counter()
+
+    # ------------------------------------------------------------------ setup
+    def _prepare_data(self) -> None:
+        cfg = self.cfg
+        self.corpus = resolve_corpus(cfg.data, text_field=cfg.text_field)
+        self.tokenizer = get_tokenizer(cfg.tokenizer, self.corpus)
+        self.data = prepare_tokens(self.corpus, self.tokenizer, val_fraction=cfg.val_fraction)
+        _check_fits(self.data, cfg.context, self.corpus.name)
+        self.ood_name = _ood_name(cfg, self.corpus.kind, self.corpus.name)
+        self.ood: TokenData | None = None
+        if self.ood_name is not None:
+            ood_corpus = resolve_corpus(self.ood_name, text_field=cfg.text_field)
+            self.ood = prepare_tokens(ood_corpus, self.tokenizer, val_fraction=cfg.val_fraction)
+            _check_fits(self.ood, cfg.context, ood_corpus.name)
+
+    def _build(self) -> None:
+        cfg = self.cfg
+        self.shape = cfg.shape(self.tokenizer.vocab_size)
+        self.counts = count_params(self.shape)
+        torch.manual_seed(cfg.seed)
+        self.model = GPT(self.shape, dropout=cfg.dropout).to(self.device)
+        n = sum(p.numel() for p in self.model.parameters())
+        if n != self.counts.total:  # pragma: no cover - guarded by tests
+            raise RuntimeError(f"model has {n} parameters, accounting says {self.counts.total}")
+        self.steps = cfg.steps
+        self.warmup = min(self.steps, cfg.warmup_steps if cfg.warmup_steps is not None
+                          else default_warmup(self.steps))
+        self.peak_lr = cfg.lr if cfg.lr is not None else kaplan_lr(self.counts.nonembedding)
+        self.optimizer = make_optimizer(self.model, cfg, self.peak_lr, self.device)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+        self.loss_fn = torch.compile(self.model.loss) if cfg.compile else self.model.loss
+        self.eval_every = cfg.eval_every or max(1, self.steps // 10)
+        self.eval_windows = max(1, cfg.eval_tokens // cfg.context)
+        self.fpt = flops_per_token(self.shape, cfg.flops_convention)
+
+    def _lr(self, step: int) -> float:
+        cfg = self.cfg
+        return lr_at(step, peak=self.peak_lr, steps=self.steps, warmup=self.warmup,
+                     schedule=cfg.schedule, min_lr_ratio=cfg.min_lr_ratio,
+                     decay_fraction=cfg.decay_fraction)
+
+    def _evaluate(self, data: Any) -> tuple[float, list[float]]:
+        return evaluate(self.model, data, context=self.cfg.context,
+                        max_windows=self.eval_windows, batch_size=self.cfg.batch_size,
+                        device=self.device, precision=self.precision, loss_fn=self.loss_fn)
+
+    def _noise_scale(self, step: int) -> float | None:
+        if not self.cfg.noise_scale:
+            return None
+        return noise_scale(self.model, self.data.train, seed=self.cfg.seed, step=step,
+                           batch_size=self.cfg.batch_size, context=self.cfg.context,
+                           n_batches=self.cfg.noise_scale_batches, device=self.device,
+                           precision=self.precision, loss_fn=self.loss_fn)
+
+    def _elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.t_start
+
+    def _state(self, step: int) -> dict[str, Any]:
+        return {"config": self.cfg.model_dump(), "step": step,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": ckpt.rng_state(self.device), "curve": self.curve,
+                "loss_sum": self.loss_sum, "loss_count": self.loss_count,
+                "initial_val_loss": self.initial_val_loss, "elapsed_s": self._elapsed(),
+                "train_time_s": self.train_time, "first_steps": self.first_steps,
+                "first_steps_time_s": self.first_steps_time,
+                "steady_cpu_time_s": self.steady_cpu,
+                "tokens_per_step": self.cfg.tokens_per_step}
+
+    def _restore(self, state: dict[str, Any]) -> int:
+        saved = TrainConfig.model_validate(state["config"])
+        diff = self.cfg.differences(saved)
+        if diff:
+            raise OptionError("--resume", f"the checkpoint in {self.out} was written by a "
+                              f"different configuration (differs in {', '.join(diff)}); use "
+                              "another --out or start afresh without --resume")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.curve = list(state["curve"])
+        self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
+        self.initial_val_loss = float(state["initial_val_loss"])
+        self.elapsed_before = float(state["elapsed_s"])
+        self.train_time = float(state["train_time_s"])
+        self.first_steps = int(state["first_steps"])
+        self.first_steps_time = float(state["first_steps_time_s"])
+        self.steady_cpu = float(state["steady_cpu_time_s"])
+        ckpt.set_rng_state(state["rng"], self.device)
+        return int(state["step"])
+
+    # ------------------------------------------------------------------ main
+    def run(self, resume: bool) -> RunResult:
+        cfg, out = self.cfg, self.out
+        self._prepare_data()
+        self._build()
+        self.curve: list[dict[str, Any]] = []
+        self.loss_sum, self.loss_count = 0.0, 0
+        self.elapsed_before, self.train_time = 0.0, 0.0
+        self.first_steps, self.first_steps_time = 0, 0.0  # warm-up/compile step per session
+        self.steady_cpu = 0.0  # process CPU time of the other training steps
+        state = ckpt.load_checkpoint(out) if resume else None
+        if state is not None:
+            start = self._restore(state)
+            self.resumed_from: int | None = start
+        else:
+            for name in (ckpt.CHECKPOINT, ckpt.RESULT, ckpt.CURVE):
+                (out / name).unlink(missing_ok=True)
+            start, self.resumed_from = 0, None
+            self.initial_val_loss, _ = self._evaluate(self.data.val)
+            self.curve.append({"step": 0, "tokens": 0, "flops": 0.0, "train_loss": None,
+                               "val_loss": self.initial_val_loss, "lr": self._lr(0),
+                               "noise_scale": self._noise_scale(0),
+                               "elapsed_s": self._elapsed()})
+        ckpt.write_json(out / ckpt.CONFIG, cfg.model_dump())
+        ckpt.write_curve(out / ckpt.CURVE, self.curve)
+        per_position = self._loop(start)
+        return self._finish(per_position)
+
+    def _loop(self, start: int) -> list[float]:
+        cfg, model, opt = self.cfg, self.model, self.optimizer
+        params = [p for p in model.parameters() if p.requires_grad]
+        flag: dict[str, int | None] = {"signal": None}
+        per_position: list[float] = []
+        model.train()
+        bar = progress_bar(transient=True, disable=not self.show_progress)
+        with _signals_to_flag(flag), bar:
+            task = bar.add_task("training", total=self.steps, completed=start)
+            last_shown = time.perf_counter()
+            loss_acc = torch.zeros((), device=self.device)
+            acc_n = 0
+            train_time_at_start = self.train_time
+            seg_start, cpu_start = time.perf_counter(), time.process_time()
+            for step in range(start, self.steps):
+                lr = self._lr(step)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                xy = to_device(train_batch(self.data.train, seed=cfg.seed, step=step,
+                                           batch_size=cfg.batch_size, context=cfg.context),
+                               self.device)
+                with autocast(self.device, self.precision):
+                    loss = self.loss_fn(xy[:, :-1], xy[:, 1:])
+                loss.backward()
+                if cfg.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip, foreach=True)
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                loss_acc += loss.detach()
+                acc_n += 1
+                done = step + 1
+                if step == start:  # the session's first step (allocation, compilation)
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    first = time.perf_counter() - seg_start
+                    self.train_time += first
+                    self.first_steps += 1
+                    self.first_steps_time += first
+                    seg_start, cpu_start = time.perf_counter(), time.process_time()
+                is_eval = done % self.eval_every == 0 or done == self.steps
+                ckpt_due = (cfg.checkpoint_every is not None and done % cfg.checkpoint_every == 0
+                            and done < self.steps)
+                if is_eval or ckpt_due or flag["signal"] is not None:
+                    self.loss_sum += float(loss_acc)
+                    self.loss_count += acc_n
+                    loss_acc.zero_()
+                    acc_n = 0
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    self.train_time += time.perf_counter() - seg_start
+                    self.steady_cpu += time.process_time() - cpu_start
+                    if is_eval:
+                        per_position = self._eval_point(done, lr)
+                    if ckpt_due or flag["signal"] is not None:
+                        path = ckpt.save_checkpoint(self.out, self._state(done))
+                        if flag["signal"] is not None:
+                            raise TrainingInterrupted(int(flag["signal"]), done, path)
+                    seg_start, cpu_start = time.perf_counter(), time.process_time()
+                if self.show_progress:
+                    now = time.perf_counter()
+                    if now - last_shown > 0.5 or done == self.steps:
+                        last_shown = now
+                        tps = (done - start) * cfg.tokens_per_step / max(
+                            1e-9, self.train_time - train_time_at_start + now - seg_start)
+                        bar.update(task, completed=done, description=(
+                            f"loss {float(loss.detach()):.3f} | {tps / 1e3:,.1f}k tok/s"))
+        return per_position
+
+    def _eval_point(self, done: int, lr: float) -> list[float]:
+        val, per_position = self._evaluate(self.data.val)
+        train_loss = self.loss_sum / self.loss_count if self.loss_count else None
+        self.loss_sum, self.loss_count = 0.0, 0
+        tokens = done * self.cfg.tokens_per_step
+        self.curve.append({"step": done, "tokens": tokens, "flops": self.fpt * tokens,
+                           "train_loss": train_loss, "val_loss": val, "lr": lr,
+                           "noise_scale": self._noise_scale(done),
+                           "elapsed_s": self._elapsed()})
+        ckpt.write_curve(self.out / ckpt.CURVE, self.curve)
+        self.model.train()
+        return per_position
+
+    def _finish(self, per_position: list[float]) -> RunResult:
+        cfg, out = self.cfg, self.out
+        if not per_position:  # resumed after the last evaluation: measure again
+            _, per_position = self._evaluate(self.data.val)
+        final_val = float(self.curve[-1]["val_loss"])
+        final_train, _ = self._evaluate(self.data.train)
+        ood_loss = self._evaluate(self.ood.val)[0] if self.ood is not None else None
+        tokens = self.steps * cfg.tokens_per_step
+        steady_tokens = tokens - self.first_steps * cfg.tokens_per_step
+        steady_time = self.train_time - self.first_steps_time
+        if steady_tokens > 0 and steady_time > 0:
+            tps = steady_tokens / steady_time
+        else:
+            tps = tokens / self.train_time if self.train_time > 0 else 0.0
+        tpcs = steady_tokens / self.steady_cpu if steady_tokens > 0 and self.steady_cpu > 0 \
+            else None
+        peak, peak_src = peak_flops(self.device, self.precision, self.threads, cfg.peak_flops)
+        mfu = (flops_per_token(self.shape, "palm") * tps / peak) if peak else None
+        if cfg.checkpoint_every is not None:
+            ckpt_path: Path | None = ckpt.save_checkpoint(out, self._state(self.steps))
+        else:
+            (out / ckpt.CHECKPOINT).unlink(missing_ok=True)
+            ckpt_path = None
+        bpt = self.data.bytes_per_token
+        result = RunResult(
+            config=cfg,
+            loss_unit=f"nats per token ({self.tokenizer.name} tokenizer"
+                      f"{', i.e. per UTF-8 byte' if self.tokenizer.name == 'bytes' else ''})",
+            initial_val_loss=self.initial_val_loss,
+            final_val_loss=final_val,
+            final_train_loss=final_train,
+            final_val_bpb=final_val / math.log(2) / bpt,
+            per_position_loss=per_position,
+            ood_data=self.ood_name,
+            ood_val_loss=ood_loss,
+            noise_scale=self.curve[-1].get("noise_scale"),
+            tokens=tokens,
+            steps=self.steps,
+            tokens_per_step=cfg.tokens_per_step,
+            lr=self.peak_lr,
+            params_total=self.counts.total,
+            params_nonembedding=self.counts.nonembedding,
+            params_embedding=self.counts.embedding,
+            params_with_head=self.counts.with_head,
+            flops=self.fpt * tokens,
+            flops_convention=cfg.flops_convention,
+            flops_by_convention={c: flops_per_token(self.shape, c) * tokens
+                                 for c in FLOP_CONVENTIONS},
+            shape=self.shape.to_dict(),
+            data=self.data.manifest["corpus"],
+            ood=self.ood.manifest["corpus"] if self.ood is not None else None,
+            tokenizer=self.tokenizer.name,
+            vocab_size=self.tokenizer.vocab_size,
+            bytes_per_token=bpt,
+            tokens_per_second=tps,
+            tokens_per_cpu_second=tpcs,
+            mfu=mfu,
+            peak_flops=peak,
+            peak_flops_source=peak_src,
+            wall_time_s=self._elapsed(),
+            train_time_s=self.train_time,
+            device=str(self.device),
+            device_name=device_name(self.device),
+            precision=self.precision,
+            threads=self.threads,
+            torch_version=torch.__version__,
+            curve_path=str(out / ckpt.CURVE),
+            curve=self.curve,
+            checkpoint_path=str(ckpt_path) if ckpt_path else None,
+            resumed_from_step=self.resumed_from,
+        )
+        ckpt.write_json(out / ckpt.RESULT, result.model_dump(mode="json"))
+        return result
