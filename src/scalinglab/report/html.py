@@ -1,0 +1,407 @@
+"""The one-file HTML report: plain HTML and inline CSS, figures embedded as base64 PNG.
+
+:func:`render_html` turns an :class:`~scalinglab.report.analysis.Analysis` and its figures into
+one self-contained page (no script, no remote resource: it opens offline, from an e-mail, from
+a CI artefact): title and headline, the fitted law with its intervals, derived quantities,
+warnings, the plan, the backtest, Approach 2 (and 1) summaries, the figures, conventions and
+provenance. Every value from the data or the user is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from scalinglab import __version__
+from scalinglab.report.analysis import Analysis
+from scalinglab.report.figures import FIGURES, figure_bytes
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif;
+       color: #1d232a; background: #fff; margin: 0; line-height: 1.45; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 60px; }
+h1 { font-size: 1.7em; margin: 0 0 4px; }
+h2 { font-size: 1.3em; margin: 34px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e3e7ec; }
+h3 { font-size: 1.05em; margin: 18px 0 6px; }
+p.sub { color: #5b6673; margin: 0 0 14px; }
+.headline { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
+.card { background: #f3f6f9; border: 1px solid #dde3ea; border-radius: 8px; padding: 10px 16px;
+        min-width: 180px; }
+.card .k { color: #5b6673; font-size: 0.85em; }
+.card .v { font-size: 1.35em; font-weight: 600; }
+.card .i { color: #5b6673; font-size: 0.8em; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 0.92em; }
+th, td { border: 1px solid #dde3ea; padding: 4px 10px; text-align: left; vertical-align: top; }
+th { background: #f3f6f9; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+code { background: #f3f6f9; padding: 1px 4px; border-radius: 3px; font-size: 0.92em; }
+ul.warn li { color: #8a4b00; }
+ul.note li { color: #5b6673; }
+nav { font-size: 0.9em; margin: 10px 0; }
+nav a { margin-right: 12px; color: #1f5fa8; text-decoration: none; }
+figure { margin: 22px 0; padding: 12px; border: 1px solid #e3e7ec; border-radius: 8px; }
+figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
+figcaption { color: #3a4450; font-size: 0.9em; margin-top: 8px; }
+figcaption b { color: #1d232a; }
+footer { color: #8893a0; font-size: 0.8em; margin-top: 40px; }
+"""
+
+
+# ============================================================================ formatting
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def num(value: Any, digits: int = 4) -> str:
+    """A number as HTML: plain for moderate magnitudes, ``1.234×10<sup>11</sup>`` otherwise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return esc(value) if value is not None else "–"
+    if not math.isfinite(v):
+        return "–"
+    a = abs(v)
+    if a == 0 or 1e-3 <= a < 1e5:
+        return f"{v:.{digits}g}"
+    mant, exp = f"{v:.{digits - 1}e}".split("e")
+    return f"{mant}×10<sup>{int(exp)}</sup>"
+
+
+def interval(iv: Sequence[Any] | None, digits: int = 4) -> str:
+    if iv is None or len(iv) != 2:
+        return "–"
+    return f"{num(iv[0], digits)} – {num(iv[1], digits)}"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
+          numeric: Sequence[bool] | None = None) -> str:
+    """A table from pre-formatted (already escaped) cells."""
+    numeric = list(numeric or [False] * len(headers))
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{c}</td>' if numeric[i] else f"<td>{c}</td>"
+                         for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _options_text(options: Mapping[str, Any]) -> str:
+    """``k=v, ...`` with floats to 4 significant digits (``1e+18``, not ``9.999999e+17``)."""
+    def one(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(one(x) for x in v) + "]"
+        return str(v)
+
+    return ", ".join(f"{k}={one(v)}" for k, v in options.items())
+
+
+def _list(items: Iterable[str], cls: str) -> str:
+    lis = "".join(f"<li>{esc(i)}</li>" for i in items)
+    return f'<ul class="{cls}">{lis}</ul>' if lis else ""
+
+
+# ============================================================================ sections
+def _headline(a: Analysis) -> str:
+    cards = []
+    if a.plans:
+        p = a.plans[0]
+        lvl = f"{p.level:.0%} interval: " if p.level else ""
+        for key, label in (("N_opt", "compute-optimal N"), ("D_opt", "compute-optimal D"),
+                           ("loss", "predicted loss (nats/token)")):
+            iv = p.intervals.get(key)
+            extra = f'<div class="i">{lvl}{interval(iv)}</div>' if iv else ""
+            cards.append(f'<div class="card"><div class="k">{esc(label)} at C = '
+                         f'{num(p.compute, 3)} FLOPs</div><div class="v">'
+                         f'{num(getattr(p, key))}</div>{extra}</div>')
+    if a.fit is not None:
+        for key in ("a", "b"):
+            if key in a.fit.derived:
+                iv = a.fit.derived_intervals.get(key)
+                extra = f'<div class="i">{a.fit.confidence:.0%} interval: {interval(iv)}</div>' \
+                    if iv else ""
+                what = "N_opt ∝ C<sup>a</sup>" if key == "a" else "D_opt ∝ C<sup>b</sup>"
+                cards.append(f'<div class="card"><div class="k">{what}</div><div class="v">'
+                             f'{key} = {num(a.fit.derived[key], 3)}</div>{extra}</div>')
+    return f'<div class="headline">{"".join(cards)}</div>' if cards else ""
+
+
+def _law_section(a: Analysis) -> str:
+    res = a.fit
+    if res is None:
+        return "<h2 id='law'>Fitted law</h2><p>No law was fitted (see the notes).</p>"
+    lvl = f"{res.confidence:.0%} interval"
+    has_iv = bool(res.intervals)
+    rows = []
+    for p in res.law.params:
+        row = [f"<code>{esc(p.name)}</code>", num(res.params[p.name], 5)]
+        if has_iv:
+            row.append(interval(res.intervals.get(p.name), 5))
+        row.append(esc(p.doc))
+        rows.append(row)
+    heads = ["parameter", "estimate", *([lvl] if has_iv else []), "meaning"]
+    out = [f"<h2 id='law'>Fitted law: {esc(res.law.name)}</h2>",
+           f"<p><code>{esc(res.law.formula)}</code> — {esc(res.law.reference)}</p>",
+           table(heads, rows, [False, True, *([True] if has_iv else []), False])]
+    opt = res.optimizer or {}
+    boot = res.bootstrap or {}
+    facts = [f"objective {esc(res.loss)} (δ = {num(res.delta)}) over {res.n_points} points: "
+             f"{num(res.objective, 6)}"]
+    if opt.get("n_starts"):
+        facts.append(f"{opt.get('n_starts')} starts, {opt.get('n_at_best')}/"
+                     f"{opt.get('n_refined')} refined starts reached the best")
+    if boot:
+        facts.append(f"bootstrap: {boot.get('resamples')} resamples of {esc(boot.get('unit'))}"
+                     f" ({boot.get('failed', 0)} failed), percentile intervals")
+    else:
+        facts.append("no bootstrap: no intervals (use --bootstrap R)")
+    if a.inputs.fit_path:
+        facts.append(f"read from {esc(a.inputs.fit_path)}")
+    out.append("<p>" + "; ".join(facts) + ".</p>")
+    if res.derived:
+        drows = []
+        names = {"a": "exponent of N_opt ∝ C^a", "b": "exponent of D_opt ∝ C^b",
+                 "G": "N_opt = G (C/6)^a"}
+        for k, v in res.derived.items():
+            row = [f"<code>{esc(k)}</code>", num(v, 5)]
+            if res.derived_intervals:
+                row.append(interval(res.derived_intervals.get(k), 5))
+            row.append(esc(names.get(k, "")))
+            drows.append(row)
+        dh = ["quantity", "value", *([lvl] if res.derived_intervals else []), "meaning"]
+        out += ["<h3>Derived quantities (allocation exponents)</h3>",
+                table(dh, drows, [False, True, *([True] if res.derived_intervals else []),
+                                  False])]
+    return "\n".join(out)
+
+
+def _warnings_section(a: Analysis) -> str:
+    warns = list(a.warnings)
+    if a.fit is not None:
+        warns += [f"fit: {w}" for w in a.fit.warnings]
+    if a.backtest_fit is not None and a.backtest_fit is not a.fit:
+        warns += [f"backtest fit: {w}" for w in a.backtest_fit.warnings]
+    if a.isoflop is not None and a.isoflop.warnings:
+        warns.append(f"Approach 2: {len(a.isoflop.warnings)} budget(s) skipped or doubtful "
+                     "(listed under Approach 2)")
+    for p in a.plans:
+        warns += [f"plan: {w}" for w in p.warnings]
+    notes = list(a.inputs.notes) + list(a.notes)
+    out = ["<h2 id='warnings'>Warnings and notes</h2>"]
+    out.append(_list(warns, "warn") if warns else "<p>No warnings.</p>")
+    if notes:
+        out += ["<h3>Notes</h3>", _list(notes, "note")]
+    return "\n".join(out)
+
+
+def _plan_section(a: Analysis) -> str:
+    if not a.plans:
+        return ""
+    lvl = a.plans[0].level
+    heads = ["C (FLOPs)", "N_opt", "D_opt", "tokens per parameter", "predicted loss"]
+    if lvl:
+        heads = ["C (FLOPs)", "N_opt", f"N_opt {lvl:.0%} interval", "D_opt",
+                 f"D_opt {lvl:.0%} interval", "tokens per parameter", "predicted loss",
+                 f"loss {lvl:.0%} interval"]
+    rows = []
+    for p in a.plans:
+        if lvl:
+            rows.append([num(p.compute), num(p.N_opt), interval(p.intervals.get("N_opt")),
+                         num(p.D_opt), interval(p.intervals.get("D_opt")),
+                         num(p.tokens_per_param), num(p.loss), interval(p.intervals.get("loss"))])
+        else:
+            rows.append([num(p.compute), num(p.N_opt), num(p.D_opt), num(p.tokens_per_param),
+                         num(p.loss)])
+    conv = a.plans[0].conventions
+    default = "" if a.options.get("compute") else " (by default 100× the largest C in the data)"
+    return "\n".join([
+        "<h2 id='plan'>Plan: the compute-optimal model</h2>",
+        f"<p>Under the fitted law, for each budget{default}: the model size and token count "
+        f"that minimise the predicted loss on the line C = 6ND ({esc(a.plans[0].method)}).</p>",
+        table(heads, rows, [True] * len(heads)),
+        f"<p>N: {esc(conv.get('N', ''))}; compute: {esc(conv.get('compute', ''))}.</p>"])
+
+
+def _backtest_section(a: Analysis) -> str:
+    res = a.backtest_fit
+    if res is None or not res.backtest:
+        return ""
+    b = res.backtest
+    rows = [["held out", f"runs with C &gt; {num(b.get('threshold_C'))}"],
+            ["fitted on / predicted", f"{b.get('n_train')} / {b.get('n_test')} runs"],
+            ["mean |relative error|", f"{100 * float(b.get('mean_abs_rel_error', 0)):.3g}%"],
+            ["max |relative error|", f"{100 * float(b.get('max_abs_rel_error', 0)):.3g}%"],
+            ["mean relative error (bias)", f"{100 * float(b.get('bias_rel', 0)):.3g}%"]]
+    if "interval_coverage" in b:
+        rows.append([f"share inside the {res.confidence:.0%} interval",
+                     f"{100 * float(b['interval_coverage']):.0f}%"])
+    if res is not a.fit:
+        ps = ", ".join(f"{esc(k)} = {num(v)}" for k, v in res.params.items())
+        rows.append(["law fitted without them", ps])
+    return "\n".join(["<h2 id='backtest'>Backtest on held-out scale</h2>",
+                      "<p>The law fitted without the largest compute budget, predicting it.</p>",
+                      table(["", ""], rows)])
+
+
+def _approach2_section(a: Analysis) -> str:
+    iso = a.isoflop
+    if iso is None:
+        return ""
+    rows = [[num(c), num(n), num(d), num(lo)]
+            for c, n, d, lo in zip(iso.budgets, iso.n_opt, iso.d_opt, iso.loss_opt, strict=True)]
+    lvl = f"{iso.confidence:.0%}"
+
+    def exp_text(pw: Any) -> str:
+        s = num(pw.exponent)
+        if pw.exponent_interval is not None:
+            s += f" ({lvl} interval {interval(pw.exponent_interval)})"
+        return s
+
+    out = ["<h2 id='approach2'>Approach 2: IsoFLOP profiles</h2>",
+           f"<p>{len(iso.budgets)} FLOP budgets; a parabola in ln N per budget, its minimum "
+           f"N_opt, D_opt = C/(6 N_opt). Power laws: N_opt ∝ C<sup>a</sup>, a = "
+           f"{exp_text(iso.N_fit)}; D_opt ∝ C<sup>b</sup>, b = {exp_text(iso.D_fit)}.</p>",
+           table(["budget C (FLOPs)", "N_opt", "D_opt", "loss at the minimum"], rows,
+                 [True] * 4)]
+    if iso.warnings:
+        out.append(f"<details><summary>{len(iso.warnings)} budget(s) skipped or doubtful"
+                   f"</summary>{_list(iso.warnings, 'warn')}</details>")
+    if a.envelope is not None:
+        j = a.envelope.to_json()
+        out += ["<h3>Approach 1: envelope of the learning curves</h3>",
+                f"<p>N_opt ∝ C<sup>{num(j['a'])}</sup>, D_opt ∝ C<sup>{num(j['b'])}</sup>; "
+                f"Kaplan's frontier L(C) = (C<sub>c</sub>/C)<sup>α</sup> with α = "
+                f"{num(j['kaplan_alpha_C'])}, C<sub>c</sub> = {num(j['kaplan_Cc'])} FLOPs "
+                f"({j['n_frontier_points']} frontier points).</p>"]
+    return "\n".join(out)
+
+
+def _envelope_only(a: Analysis) -> str:
+    if a.envelope is None or a.isoflop is not None:
+        return ""
+    j = a.envelope.to_json()
+    return ("<h2 id='approach1'>Approach 1: envelope of the learning curves</h2>"
+            f"<p>N_opt ∝ C<sup>{num(j['a'])}</sup>, D_opt ∝ C<sup>{num(j['b'])}</sup>; "
+            f"Kaplan's frontier L(C) = (C<sub>c</sub>/C)<sup>α</sup> with α = "
+            f"{num(j['kaplan_alpha_C'])}, C<sub>c</sub> = {num(j['kaplan_Cc'])} FLOPs.</p>")
+
+
+def _figures_section(figures: Mapping[str, bytes], omitted: Mapping[str, str]) -> str:
+    out = ["<h2 id='figures'>Figures</h2>"]
+    for i, (name, png) in enumerate(figures.items(), start=1):
+        title, caption = FIGURES.get(name, (name, ""))
+        data = base64.b64encode(png).decode("ascii")
+        out.append(f'<figure id="fig-{esc(name)}"><img src="data:image/png;base64,{data}" '
+                   f'alt="{esc(title)}"><figcaption><b>Figure {i}. {esc(title)}.</b> '
+                   f"{esc(caption)}</figcaption></figure>")
+    if omitted:
+        items = [f"{FIGURES.get(k, (k, ''))[0]}: {v}" for k, v in omitted.items()]
+        out += ["<h3>Figures left out</h3>", _list(items, "note")]
+    return "\n".join(out)
+
+
+def _conventions_section(a: Analysis) -> str:
+    conv = dict(a.inputs.conventions)
+    defaults = {"loss": "nats per token", "C": "FLOPs as recorded (6 N D where derived)"}
+    for k, v in defaults.items():
+        conv.setdefault(k, v)
+    rows = [[f"<code>{esc(k)}</code>", esc(v)] for k, v in conv.items()]
+    return "\n".join(["<h2 id='conventions'>Conventions</h2>",
+                      "<p>What every number means (from the data and the fit). Loss is in nats "
+                      "per token throughout.</p>", table(["quantity", "convention"], rows)])
+
+
+def _versions() -> str:
+    import matplotlib
+    import numpy
+    import scipy
+
+    return (f"Python {platform.python_version()}, NumPy {numpy.__version__}, SciPy "
+            f"{scipy.__version__}, Matplotlib {matplotlib.__version__}")
+
+
+def _provenance_section(a: Analysis, created: str, command: str | None) -> str:
+    inp = a.inputs
+    rows = [["data source", esc(inp.source or "–")]]
+    if inp.citation:
+        rows.append(["citation", esc(inp.citation)])
+    if inp.store:
+        rows.append(["run store", esc(inp.store)])
+    if inp.observations is not None:
+        rows.append(["runs shown", str(len(inp.observations))])
+        rows.append(["data hash (N, D, C, loss; sha256)", f"<code>{esc(inp.data_hash)}</code>"])
+    if inp.curves is not None:
+        rows.append(["learning curves", f"{inp.curves['run_id'].nunique()} runs, "
+                                        f"{len(inp.curves)} points"])
+    if a.fit is not None:
+        prov = a.fit.provenance
+        rows.append(["fit", esc(inp.fit_path or "fitted for this report")])
+        if prov.get("data_hash"):
+            rows.append(["fit's data hash", f"<code>{esc(prov['data_hash'])}</code>"])
+        if prov.get("options"):
+            rows.append(["fit options", f"<code>{esc(_options_text(prov['options']))}</code>"])
+        if prov.get("scalinglab_version"):
+            rows.append(["fitted with", f"scalinglab {esc(prov['scalinglab_version'])}"])
+    rows.append(["report options", f"<code>{esc(_options_text(a.options))}</code>"])
+    if command:
+        rows.append(["command", f"<code>{esc(command)}</code>"])
+    rows += [["report made with", f"scalinglab {esc(__version__)}; {esc(_versions())}"],
+             ["date", esc(created)]]
+    return "\n".join(["<h2 id='provenance'>Provenance</h2>", table(["", ""], rows)])
+
+
+# ============================================================================ the page
+def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
+                omitted: Mapping[str, str] | None = None, *, title: str | None = None,
+                created: datetime | None = None, command: str | None = None) -> str:
+    """The report as one self-contained HTML string (figures: Figures or PNG bytes)."""
+    a = analysis
+    when = (created or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    pngs = {k: (v if isinstance(v, bytes) else figure_bytes(v)) for k, v in figures.items()}
+    src = a.inputs.source
+    title = title or ("Scaling-law report" + (f": {src}" if src and not src.startswith("<")
+                                              else ""))
+    sections = [
+        ("law", "Fitted law", _law_section(a)),
+        ("warnings", "Warnings", _warnings_section(a)),
+        ("plan", "Plan", _plan_section(a)),
+        ("backtest", "Backtest", _backtest_section(a)),
+        ("approach2", "Approach 2", _approach2_section(a)),
+        ("approach1", "Approach 1", _envelope_only(a)),
+        ("figures", "Figures", _figures_section(pngs, omitted or {})),
+        ("conventions", "Conventions", _conventions_section(a)),
+        ("provenance", "Provenance", _provenance_section(a, when, command)),
+    ]
+    nav = "".join(f'<a href="#{k}">{esc(label)}</a>' for k, label, body in sections if body)
+    body = "\n".join(s for _, _, s in sections if s)
+    law = f" · law {esc(a.fit.law.name)}" if a.fit is not None else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="scalinglab {esc(__version__)}">
+<title>{esc(title)}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<main>
+<h1>{esc(title)}</h1>
+<p class="sub">{esc(a.inputs.source or '')}{law} · {len(pngs)} figures · {esc(when)} ·
+scalinglab {esc(__version__)}</p>
+{_headline(a)}
+<nav>{nav}</nav>
+{body}
+<footer>Made by scalinglab {esc(__version__)}. Self-contained: no scripts, no remote
+resources.</footer>
+</main>
+</body>
+</html>
+"""

@@ -1,0 +1,150 @@
+"""The HTML report: self-contained, with the fit's numbers, the plan and the figures; and the
+inputs and analyses behind it (saved fits, provenance, IsoFLOP detection, backtest split)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from scalinglab import fit
+from scalinglab.errors import InputError, OptionError
+from scalinglab.report import (
+    Analysis,
+    Report,
+    analyse,
+    build_report,
+    holdout_threshold,
+    load_inputs,
+    render_html,
+)
+from scalinglab.report.html import num
+from scalinglab.report.inputs import split_curves
+
+IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def test_report_holds_the_fit_the_plan_and_every_figure(iso_report: Report) -> None:
+    page = iso_report.path.read_text(encoding="utf-8")
+    a = iso_report.analysis
+    assert page.startswith("<!DOCTYPE html>") and "<title>Synthetic IsoFLOP study</title>" in page
+    # the figures, embedded, one per figure drawn, each a real PNG
+    images = IMG.findall(page)
+    assert len(images) == len(iso_report.figure_names) == 6
+    for b64 in images:
+        with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+            assert im.format == "PNG" and im.width > 500 and im.height > 300
+    assert "Learning curves: no learning curves" in page  # the one left out, and why
+    # the fitted parameters with their intervals, and the allocation exponents
+    assert a.fit is not None
+    for name, value in a.fit.params.items():
+        lo, hi = a.fit.intervals[name]
+        assert f"<code>{name}</code></td><td class=\"num\">{num(value, 5)}</td>" in page
+        assert f"{num(lo, 5)} – {num(hi, 5)}" in page
+    assert f"a = {num(a.fit.derived['a'], 3)}" in page
+    # the plan at 100x the largest budget, Approach 2, the backtest, conventions, provenance
+    plan = a.plans[0]
+    assert plan.compute == pytest.approx(1e21) and num(plan.N_opt) in page
+    assert "Approach 2: IsoFLOP profiles" in page and "5 FLOP budgets" in page
+    assert "Backtest on held-out scale" in page and "28 / 7 runs" in page
+    assert "total parameters (synthetic)" in page
+    assert a.inputs.data_hash in page and "scalinglab 0.1.0" in page
+
+
+def test_report_references_no_remote_resource(iso_report: Report) -> None:
+    page = iso_report.path.read_text(encoding="utf-8")
+    refs = re.findall(r'(?:src|href)\s*=\s*["\']([^"\']*)', page, flags=re.I)
+    assert refs and not [r for r in refs if re.match(r"\s*(https?:)?//", r, flags=re.I)]
+    assert "<script" not in page.lower() and "@import" not in page and "url(" not in page
+
+
+def test_values_from_the_data_are_escaped(iso_df: pd.DataFrame) -> None:
+    df = iso_df.copy()
+    df.attrs["source"] = '<script>alert("x")</script>'
+    a = analyse(load_inputs(df), bootstrap=0, backtest=False, approach2=False)
+    page = render_html(a, {})
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_saved_fit_round_trip_and_data_hash(tmp_path: Path, iso_df: pd.DataFrame) -> None:
+    res = fit(iso_df, bootstrap=4, seed=1)
+    path = tmp_path / "fit.json"
+    res.save(path)
+    a = analyse(load_inputs(iso_df, fit=path), bootstrap=0, approach2=False)
+    assert a.fit is not None and a.fit.params == pytest.approx(res.params)
+    assert a.fit.draws is not None and a.plans[0].intervals  # intervals from the saved draws
+    assert not a.warnings  # same data: the hashes agree
+    other = iso_df.assign(loss=iso_df["loss"] * 1.01)
+    b = analyse(load_inputs(other, fit=path), bootstrap=0, backtest=False, approach2=False)
+    assert any("other data" in w for w in b.warnings)
+    with pytest.raises(OptionError, match="--law"):
+        analyse(load_inputs(iso_df, fit=path), law="kaplan-nd")
+
+
+def test_fit_alone_finds_its_data_through_provenance(tmp_path: Path) -> None:
+    path = tmp_path / "fit.json"
+    fit(_chinchilla(), bootstrap=0).save(path)  # source: the bundled data set
+    inp = load_inputs(fit=path)
+    assert inp.observations is not None and len(inp.observations) == 240
+    assert any("hash" in n and "matches" in n for n in inp.notes)
+
+
+def _chinchilla() -> pd.DataFrame:
+    from scalinglab import datasets
+
+    return datasets.load("chinchilla-240")
+
+
+def test_fit_alone_without_its_data(tmp_path: Path, iso_df: pd.DataFrame) -> None:
+    path = tmp_path / "fit.json"
+    fit(iso_df, bootstrap=0).save(path)  # source "<DataFrame>": nothing to read back
+    inp = load_inputs(fit=path)
+    assert inp.observations is None and inp.notes
+    with pytest.raises(OptionError, match="--compute"):
+        analyse(inp, bootstrap=0)
+    a = analyse(inp, bootstrap=0, compute=[1e20])
+    assert a.plans[0].compute == 1e20 and a.isoflop is None
+
+
+def test_isoflop_structure_is_detected(iso_analysis: Analysis, chin_analysis: Analysis) -> None:
+    assert iso_analysis.isoflop is not None and chin_analysis.isoflop is not None
+    rng = np.random.default_rng(3)
+    scattered = pd.DataFrame({"N": 10 ** rng.uniform(7, 9, 40),
+                              "C": 10 ** rng.uniform(17, 20, 40)})
+    scattered["D"] = scattered["C"] / (6 * scattered["N"])
+    scattered["loss"] = 1.7 + 400 / scattered["N"] ** 0.34 + 410 / scattered["D"] ** 0.28
+    a = analyse(load_inputs(scattered), bootstrap=0, backtest=False)
+    assert a.isoflop is None and any("Approach 2" in n for n in a.notes)
+
+
+def test_holdout_threshold_leaves_out_the_largest_budget() -> None:
+    C = np.repeat([1e17, 1e18, 1e19], 7)
+    assert holdout_threshold(C, 5) == 1e18  # the 7 runs at 1e19 are held out
+    spread = np.geomspace(1e17, 1e20, 50)  # no budget holds 3 runs: the top 10%
+    thr = holdout_threshold(spread, 5)
+    assert thr is not None and (spread > thr).sum() == 5
+    assert holdout_threshold(np.repeat([1e17, 1e18], 4), 5) is None  # too few to fit on
+
+
+def test_a_table_of_curves_gives_observations_and_curves() -> None:
+    rows = [{"run_id": r, "S": s, "N": n, "D": 1e6 * s, "loss": 6 - s / 10 - n / 1e8}
+            for r, n in (("a", 1e7), ("b", 4e7)) for s in (1, 2, 3)]
+    obs, curves = split_curves(pd.DataFrame(rows))
+    assert list(obs["S"]) == [3, 3] and curves is not None and len(curves) == 6
+    assert np.allclose(curves["C"], 6 * curves["N"] * curves["D"])
+
+
+def test_build_report_rejects_bad_requests(tmp_path: Path, iso_df: pd.DataFrame) -> None:
+    with pytest.raises(OptionError, match="--out"):
+        build_report(iso_df, out=tmp_path / "report.txt")
+    with pytest.raises(OptionError):
+        build_report(out=tmp_path / "r.html")
+    with pytest.raises(InputError, match="no such file"):
+        build_report(tmp_path / "missing.csv", out=tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
