@@ -250,3 +250,19 @@ def test_compare_prefers_the_true_law() -> None:
     out = compare(df, ["kaplan-nd", "chinchilla"])
     assert out.iloc[0]["law"] == "chinchilla"
     assert set(out.columns) >= {"aic", "bic", "largest_scale_holdout_error"}
+
+
+def test_isoflop_on_chinchilla_runs_matches_hoffmann_approach2(ch240) -> None:
+    r = isoflop(ch240, bootstrap=100, seed=0)
+    # Hoffmann et al. Table 2, Approach 2: a = 0.49 (0.462, 0.534); Epoch's digitised runs
+    lo, hi = r.N_fit.exponent_interval
+    assert 0.45 < r.N_fit.exponent < 0.55
+    assert lo < r.N_fit.exponent < hi and hi - lo < 0.1
+    assert r.N_fit.exponent + r.D_fit.exponent == pytest.approx(1.0, abs=1e-9)
+
+
+def test_backtest_intervals_are_predictive(ch240) -> None:
+    res = sl.fit(ch240, "chinchilla", holdout_above=1.5e21, bootstrap=20, n_jobs=1)
+    pts = res.backtest["points"]
+    assert all(p["lo"] < p["predicted"] * 1.05 and p["hi"] > p["predicted"] * 0.95 for p in pts)
+    assert res.backtest["interval_coverage"] > 0.2  # parameter-only intervals covered ~8%

@@ -126,20 +126,36 @@ def isoflop(data: pd.DataFrame | str, *, budget_tolerance: float = 0.1, min_poin
     nf, dfit = fit_power(budgets, n_opt), fit_power(budgets, d_opt)
     draws = None
     if bootstrap:
+        # Residual bootstrap within each budget: the design (the sizes tried) stays fixed and
+        # each profile's losses are its fitted parabola plus resampled residuals. Resampling
+        # runs instead would drop sizes from small profiles and change which budgets survive.
         rng = np.random.default_rng(seed)
+        lnN = np.log(N)
+        kept = [labels == g for g in np.unique(labels)]
+        fitted = np.full(len(L), np.nan)
+        for m in kept:
+            if m.sum() >= 3:
+                fitted[m] = np.polyval(np.polyfit(lnN[m], L[m], 2), lnN[m])
+        resid = L - fitted
         out = []
         for _ in range(bootstrap):
-            idx = np.concatenate([rng.choice(np.flatnonzero(labels == g), (labels == g).sum())
-                                  for g in np.unique(labels)])
-            rr, _ = _profiles(N[idx], C[idx], L[idx], labels[idx], min_points)
+            Lb = L.copy()
+            for m in kept:
+                idx = np.flatnonzero(m)
+                if np.isfinite(fitted[idx]).all():
+                    Lb[idx] = fitted[idx] + resid[rng.choice(idx, idx.size)]
+            rr, _ = _profiles(N, C, Lb, labels, min_points)
             if len(rr) >= 2:
                 b = np.array([r[0] for r in rr])
                 out.append((fit_power(b, np.array([r[1] for r in rr])).exponent,
                             fit_power(b, np.array([r[2] for r in rr])).exponent))
-        draws = np.array(out)
-        a = (1 - confidence) / 2
-        nf.exponent_interval = tuple(np.quantile(draws[:, 0], [a, 1 - a]).tolist())
-        dfit.exponent_interval = tuple(np.quantile(draws[:, 1], [a, 1 - a]).tolist())
+        if out:
+            draws = np.array(out)
+            a = (1 - confidence) / 2
+            nf.exponent_interval = tuple(np.quantile(draws[:, 0], [a, 1 - a]).tolist())
+            dfit.exponent_interval = tuple(np.quantile(draws[:, 1], [a, 1 - a]).tolist())
+        else:
+            warns.append("bootstrap: no resample kept 2 usable budgets; no intervals")
     return IsoFLOPResult(budgets, n_opt, d_opt, np.array([r[3] for r in rows]),
                          [r[4] for r in rows], nf, dfit, confidence, warns, draws)
 

@@ -148,7 +148,7 @@ def _percentile(values: np.ndarray, confidence: float) -> tuple[float, float]:
 
 def backtest(law: Law, params: Mapping[str, float], test: pd.DataFrame, y: str,
              threshold: float, n_train: int, draws: np.ndarray | None = None,
-             confidence: float = 0.95) -> dict[str, Any]:
+             confidence: float = 0.95, residuals: np.ndarray | None = None) -> dict[str, Any]:
     """Prediction errors of a fit on held-out points (those above the compute threshold)."""
     obs = test[y].to_numpy(float)
     pred = law.predict(params, **{v: test[v].to_numpy(float) for v in law.variables})
@@ -164,12 +164,19 @@ def backtest(law: Law, params: Mapping[str, float], test: pd.DataFrame, y: str,
     if "C" in test.columns:
         pts["C"] = test["C"].to_numpy(float)
     if draws is not None and len(draws):
+        # predictive interval: parameter uncertainty (the bootstrap draws) times the scatter
+        # of single runs about the law (a resampled fitted log residual per draw)
+        ok = [d for d in draws if np.all(np.isfinite(d))]
         preds = np.array([law.predict(d, **{v: test[v].to_numpy(float) for v in law.variables})
-                          for d in draws if np.all(np.isfinite(d))])
+                          for d in ok])
+        if residuals is not None and len(residuals):
+            rng = np.random.default_rng(0)
+            preds = preds * np.exp(-rng.choice(np.asarray(residuals), preds.shape))
         a = (1 - confidence) / 2
         lo, hi = np.quantile(preds, a, axis=0), np.quantile(preds, 1 - a, axis=0)
         pts["lo"], pts["hi"] = lo, hi
         out["interval_coverage"] = float(np.mean((obs >= lo) & (obs <= hi)))
+        out["interval"] = "predictive: bootstrap parameters x resampled run scatter"
     out["points"] = [dict(zip(pts, vals, strict=True)) for vals in zip(*pts.values(),
                                                                         strict=True)]
     return out
@@ -280,7 +287,8 @@ def fit(
             warnings.append(f"bootstrap: {(~ok).sum()} of {bootstrap} resamples failed to fit")
     bt = None
     if test is not None:
-        bt = backtest(lawobj, params, test, y, float(holdout_above), len(df), draws, confidence)
+        bt = backtest(lawobj, params, test, y, float(holdout_above), len(df), draws, confidence,
+                      resid)
     conventions = {"loss": f"{y}, fitted on log residuals ({loss})",
                    **{k: str(v) for k, v in df.attrs.get("conventions", {}).items()}}
     provenance = {
