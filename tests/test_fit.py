@@ -266,3 +266,22 @@ def test_backtest_intervals_are_predictive(ch240) -> None:
     pts = res.backtest["points"]
     assert all(p["lo"] < p["predicted"] * 1.05 and p["hi"] > p["predicted"] * 0.95 for p in pts)
     assert res.backtest["interval_coverage"] > 0.2  # parameter-only intervals covered ~8%
+
+
+def test_warns_when_E_collapses_to_zero() -> None:
+    rng = np.random.default_rng(0)
+    N = np.exp(rng.uniform(np.log(1e4), np.log(1e5), 30))
+    D = np.exp(rng.uniform(np.log(1e6), np.log(1e7), 30))
+    y = 30 * N**-0.3 + 80 * D**-0.3  # no irreducible term at all
+    res = sl.fit(pd.DataFrame({"N": N, "D": D, "loss": y}), "chinchilla", loss="mse")
+    assert res.params["E"] < 1e-6
+    assert any(w.startswith("collapsed: parameter E") for w in res.warnings)
+
+
+def test_bootstrap_resamples_groups_only_on_request() -> None:
+    df = _synthetic_chinchilla(5, n=40).assign(group=["a", "b"] * 20)
+    assert sl.fit(df, "chinchilla", bootstrap=4, n_jobs=1).bootstrap["unit"] == "points"
+    res = sl.fit(df, "chinchilla", bootstrap=4, n_jobs=1, bootstrap_by="group")
+    assert res.bootstrap["unit"] == "group"
+    with pytest.raises(OptionError, match="--bootstrap-by"):
+        sl.fit(df, "chinchilla", bootstrap=4, bootstrap_by="budget")

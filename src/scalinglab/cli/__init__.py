@@ -10,11 +10,13 @@ install.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 
 from scalinglab.cli import (
     data_cmds,
+    demo_cmds,
     fit_cmds,
     plan_cmds,
     report_cmds,
@@ -33,12 +35,18 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for _module in (fit_cmds, data_cmds, plan_cmds, train_cmds, sweep_cmds, report_cmds):
+for _module in (demo_cmds, fit_cmds, data_cmds, plan_cmds, train_cmds, sweep_cmds,
+                report_cmds):
     _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    NumPy's floating-point RuntimeWarnings (log of 0, overflow while a bootstrap draw or a
+    start point wanders) are not shown: the fit's own diagnostics say what matters.
+    """
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     try:
         app(args=argv, standalone_mode=True)
     except ScalingLabError as exc:

@@ -41,7 +41,8 @@ class PowerLawFit:
 
 def fit_power(x: np.ndarray, y: np.ndarray) -> PowerLawFit:
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
-    return PowerLawFit(float(slope), float(math.exp(intercept)))
+    with np.errstate(over="ignore"):
+        return PowerLawFit(float(slope), float(np.exp(intercept)))
 
 
 @dataclass
@@ -100,8 +101,11 @@ def _profiles(N: np.ndarray, C: np.ndarray, L: np.ndarray, labels: np.ndarray,
             continue
         lmin = -p[1] / (2 * p[0])
         if lmin < lx.min() or lmin > lx.max():
-            warns.append(f"budget {budget:.3g}: the minimum lies outside the sizes tried "
-                         f"(N {math.exp(lmin):.3g}); extend the sweep")
+            # an extrapolated minimum says only that the optimum is beyond the sizes tried
+            warns.append(f"budget {budget:.3g}: the parabola's minimum lies outside the sizes "
+                         f"tried ({np.exp(lx.min()):.3g} - {np.exp(lx.max()):.3g}); budget "
+                         "left out, extend the sweep")
+            continue
         n_opt = math.exp(lmin)
         rows.append((budget, n_opt, budget / (6 * n_opt), float(np.polyval(p, lmin)), p))
     return rows, warns

@@ -3,8 +3,8 @@
 ``fit(df, law="chinchilla", bootstrap=1000)`` reads and validates the table, runs the
 multi-start optimiser (:mod:`scalinglab.fit.optimize`), checks the result
 (:mod:`scalinglab.fit.diagnostics`), optionally bootstraps it (every resample gets the full
-multi-start; resampling whole runs or groups when the table has a ``run_id`` with repeated
-values or a ``group`` column) and backtests it on the points above a compute threshold.
+multi-start; resampling whole runs when the table has a ``run_id`` with repeated values, or
+groups on request) and backtests it on the points above a compute threshold.
 """
 
 from __future__ import annotations
@@ -118,10 +118,11 @@ def _units(df: pd.DataFrame, by: str) -> tuple[np.ndarray | None, str]:
         return df[by].astype(str).to_numpy(), by
     if by != "auto":
         raise OptionError("--bootstrap-by", f"expected auto, points, run_id or group, got {by!r}")
+    # auto: whole runs when a run contributes several rows (checkpoints, seeds); otherwise
+    # single points. Groups (a corpus, a FLOP budget) are resampled only when asked for:
+    # with a handful of groups, resampling them gives degenerate intervals.
     if "run_id" in df.columns and df["run_id"].duplicated().any():
         return df["run_id"].astype(str).to_numpy(), "run_id"
-    if "group" in df.columns and df["group"].nunique() > 1:
-        return df["group"].astype(str).to_numpy(), "group"
     return None, "points"
 
 

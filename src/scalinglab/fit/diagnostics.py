@@ -36,6 +36,10 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
             bound = p.lower if np.isfinite(a) and zi - a <= 1e-6 * span else p.upper
             out.append(f"bound: parameter {p.name} is at its bound {bound:g}; the optimum may "
                        "lie outside the allowed range or the law may not fit these data")
+        elif p.log and p.lower <= 0 and zi < -18.0:
+            out.append(f"collapsed: parameter {p.name} went to ~0 ({float(np.exp(zi)):.2g}); "
+                       "these data do not identify it (e.g. E needs runs near convergence "
+                       "or a wider range of scale)")
     with np.errstate(all="ignore"):
         _, J = law.log_value_and_jac(z[None, :], X)
     J = np.where(np.isfinite(J[0]), J[0], 0.0)

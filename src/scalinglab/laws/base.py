@@ -50,7 +50,8 @@ class Param:
     doc: str = ""
 
     def to_internal(self, value: float | np.ndarray) -> float | np.ndarray:
-        return np.log(value) if self.log else value
+        with np.errstate(divide="ignore"):
+            return np.log(value) if self.log else value
 
     def from_internal(self, z: float | np.ndarray) -> float | np.ndarray:
         with np.errstate(over="ignore"):
