@@ -251,8 +251,8 @@ def fit(
     grid = lawobj.start_grid(X, np.exp(logy))
     info = multistart(lawobj, X, logy, w, loss, delta, grid, refine_top, polish_top)
     params = _canonical(lawobj, lawobj.from_internal(info.z))
-    with np.errstate(all="ignore"):
-        resid = lawobj.log_value(lawobj.to_internal(params)[None, :], X)[0] - logy
+    with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
+        resid = lawobj.log_value(info.z[None, :], X)[0] - logy
     warnings = diagnostics.check(lawobj, X, logy, w, info, resid)
     ranges = {c: [float(df[c].min()), float(df[c].max())]
               for c in ("N", "D", "C", *lawobj.variables) if c in df.columns
