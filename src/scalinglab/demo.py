@@ -23,7 +23,7 @@ from scalinglab.console import err_console
 from scalinglab.errors import OptionError
 
 #: the budgets (FLOPs, C = 6ND) of a 5-minute demo on 2 CPU cores; scaled by budget_minutes/5
-BASE_BUDGETS = (8.0e10, 2.0e11, 5.0e11, 1.2e12)
+BASE_BUDGETS = (6.0e10, 1.5e11, 3.75e11, 9.0e11)
 SIZES_PER_BUDGET = 5
 SIZE_SPAN = 8.0  # largest / smallest model of a budget
 #: tokens per parameter at the centre of each IsoFLOP profile. Byte-level models of 1e4-1e5
