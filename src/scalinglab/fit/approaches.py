@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError, OptionError
+from scalinglab.laws import takes_x
 from scalinglab.observations import load_observations, validate
 
 
@@ -236,7 +237,7 @@ def compare(data: pd.DataFrame | str, laws: Sequence[str], *, loss: str = "huber
     df = load_observations(data, columns)
     rows = []
     for name in laws:
-        single = name in ("power", "saturating-power", "bnsl", "sigmoid")
+        single = takes_x(name)
         res = fit(df, name, loss=loss, delta=delta, x=x if single else None)
         r = np.asarray(res.residuals)
         n, k = len(r), res.law.n_params + 1

@@ -26,7 +26,6 @@ from scalinglab.fit.objectives import OBJECTIVES
 from scalinglab.fit.optimize import multistart
 from scalinglab.fit.result import FitResult
 from scalinglab.laws import Law, chinchilla_allocation, get_law
-from scalinglab.laws.curves import Sigmoid
 from scalinglab.observations import data_hash, load_observations, validate
 
 
@@ -37,10 +36,6 @@ def _prepare(df: pd.DataFrame, law: Law, y: str) -> tuple[np.ndarray, np.ndarray
     return X, logy, w
 
 
-def _canonical(law: Law, params: dict[str, float]) -> dict[str, float]:
-    return law.canonical(params) if isinstance(law, Sigmoid) else params
-
-
 def _fit_arrays(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
                 delta: float, refine_top: int, polish_top: int) -> np.ndarray:
     """One full multi-start fit on arrays; natural-unit parameter vector (NaN on failure)."""
@@ -49,7 +44,7 @@ def _fit_arrays(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: 
         info = multistart(law, X, logy, w, kind, delta, grid, refine_top, polish_top)
     except FitError:
         return np.full(law.n_params, np.nan)
-    p = _canonical(law, law.from_internal(info.z))
+    p = law.canonical(law.from_internal(info.z))
     return np.array([p[n] for n in law.param_names])
 
 
@@ -250,7 +245,7 @@ def fit(
     X, logy, w = _prepare(df, lawobj, y)
     grid = lawobj.start_grid(X, np.exp(logy))
     info = multistart(lawobj, X, logy, w, loss, delta, grid, refine_top, polish_top)
-    params = _canonical(lawobj, lawobj.from_internal(info.z))
+    params = lawobj.canonical(lawobj.from_internal(info.z))
     with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
         resid = lawobj.log_value(info.z[None, :], X)[0] - logy
     warnings = diagnostics.check(lawobj, X, logy, w, info, resid)

@@ -53,14 +53,6 @@ class FitResult:
         """The fitted law at the given variables (``N=..., D=...``); natural units."""
         return self.law.predict(self.params, **variables)
 
-    def predict_interval(self, **variables: Any) -> tuple[np.ndarray, np.ndarray] | None:
-        """Percentile interval of the prediction over the bootstrap draws (None without)."""
-        if self.draws is None or len(self.draws) == 0:
-            return None
-        preds = np.array([self.law.predict(d, **variables) for d in self.draws])
-        a = (1 - self.confidence) / 2
-        return np.nanquantile(preds, a, axis=0), np.nanquantile(preds, 1 - a, axis=0)
-
     # ------------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:
         draws = None

@@ -55,6 +55,11 @@ def get_law(name: str | Law, *, x: str | None = None, breaks: int | None = None)
     return factory(**kwargs)
 
 
+def takes_x(name: str) -> bool:
+    """Whether the law ``name`` is a one-variable law whose variable ``--x`` picks."""
+    return name in _REGISTRY and _REGISTRY[name][1]
+
+
 def list_laws() -> list[Law]:
     """One default instance of every law (for listings)."""
     return [get_law(n) for n in LAW_NAMES]
@@ -78,4 +83,5 @@ __all__ = [
     "get_law",
     "list_laws",
     "numeric_jacobian",
+    "takes_x",
 ]

@@ -98,6 +98,10 @@ class Law:
         """Closed-form derived quantities (allocation exponents, ...); empty by default."""
         return {}
 
+    def canonical(self, params: Mapping[str, float]) -> dict[str, float]:
+        """The canonical form of a fitted parameter set (laws with symmetries override)."""
+        return dict(params)
+
     def data_init(self, X: np.ndarray, y: np.ndarray) -> dict[str, tuple[float, ...]]:
         """Data-dependent start values (natural units) that replace ``Param.grid`` entries."""
         return {}

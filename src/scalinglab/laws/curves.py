@@ -74,13 +74,6 @@ class BrokenPowerLaw(Law):
             out[f"d{i}"] = tuple(float(np.exp(q)) for q in qs)
         return out
 
-    def log_value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v, j = self.value_and_jac(z, X)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ok = v > 0
-            lv = np.where(ok, np.log(np.where(ok, v, 1.0)), np.nan)
-            return lv, j / np.where(ok, v, np.nan)[..., None]
-
     def value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lx = np.log(X[0])[None, :]
         K, n = z.shape[0], X.shape[1]
@@ -153,6 +146,7 @@ class Sigmoid(Law):
         return v, jac
 
     def canonical(self, params: Mapping[str, float]) -> dict[str, float]:
+        """floor <= ceiling (swapping them and negating k gives the same curve)."""
         p = dict(params)
         if p["floor"] > p["ceiling"]:
             p["floor"], p["ceiling"], p["k"] = p["ceiling"], p["floor"], -p["k"]

@@ -80,6 +80,3 @@ class Transfer(Law):
         jac = np.stack([np.ones_like(lv), np.broadcast_to(lD, lv.shape),
                         np.broadcast_to(lN, lv.shape)], axis=-1)
         return lv, jac
-
-    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.log_value_and_jac(z, X)[0]

@@ -62,9 +62,6 @@ class KaplanND(Law):
         jac = np.stack([aN * w1, aD * w2, w1 * (lNc - lN), s - w1 * r * (lNc - lN)], axis=-1)
         return aD * s, jac
 
-    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.log_value_and_jac(z, X)[0]
-
 
 @dataclass
 class KaplanNS(Law):
@@ -94,9 +91,6 @@ class KaplanNS(Law):
         w1, w2 = w[..., 0], w[..., 1]
         jac = np.stack([w1 * aN, w2 * aS, w1 * (lNc - lN), w2 * (lSc - lS)], axis=-1)
         return s, jac
-
-    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.log_value_and_jac(z, X)[0]
 
 
 def _check_x(law: str, x: str) -> str:
@@ -132,9 +126,6 @@ class Power(Law):
         d = np.broadcast_to(lxc - lx, (z.shape[0], X.shape[1]))
         return al * d, np.stack([np.broadcast_to(al, d.shape), d], axis=-1)
 
-    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.log_value_and_jac(z, X)[0]
-
 
 @dataclass
 class SaturatingPower(Law):
@@ -167,6 +158,3 @@ class SaturatingPower(Law):
         t = al * d
         s, w = logsumexp_terms(np.stack([np.broadcast_to(lL0, t.shape), t], axis=-1))
         return s, np.stack([w[..., 0], w[..., 1] * al, w[..., 1] * d], axis=-1)
-
-    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.log_value_and_jac(z, X)[0]
