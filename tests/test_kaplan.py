@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from scalinglab.errors import FitError
+from scalinglab.fit.approaches import envelope
 from scalinglab.fit.kaplan import critical_batch, kaplan_fit, steps_to_reach
-from scalinglab.laws import get_law
+from scalinglab.laws import chinchilla_allocation, get_law
 from scalinglab.laws import published as P
 
 
@@ -47,9 +48,19 @@ def test_kaplan_LC_envelope() -> None:
         for D in np.logspace(7, 11, 30):
             rows.append({"run_id": f"{N:.3g}", "N": N, "D": D, "C": 6 * N * D,
                          "loss": float(law.predict(P.CHINCHILLA_HOFFMANN, N=N, D=D))})
-    res = kaplan_fit(pd.DataFrame(rows), "C")
+    df = pd.DataFrame(rows)
+    res = kaplan_fit(df, "C")
     assert 0.02 < res.params["alpha"] < 0.2  # a frontier that falls with compute
     assert res.law.variables == ("C",)
+    # the envelope of the 10 model sizes never beats the law's compute-optimal loss (closed
+    # form) and, sizes being 2.2x apart, stays within 5% of it inside the runs' compute range
+    C = np.logspace(np.log10(df["C"].min()) + 1, np.log10(df["C"].max()) - 1, 20)
+    env = envelope(df)
+    ok = (env.compute > C[0]) & (env.compute < C[-1])
+    opt_at_env = law.predict(P.CHINCHILLA_HOFFMANN, **dict(zip(
+        ("N", "D"), chinchilla_allocation(P.CHINCHILLA_HOFFMANN, env.compute[ok]))))
+    assert np.all(env.loss[ok] >= opt_at_env * (1 - 1e-9))
+    assert np.all(env.loss[ok] <= opt_at_env * 1.05)
 
 
 def test_critical_batch_recovers_B_star_and_alpha_B() -> None:
