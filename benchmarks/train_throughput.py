@@ -10,7 +10,8 @@ first (the trainer's ``tokens_per_second``, which also leaves out its evaluation
 allocates and, with ``--compile``, compiles) and the ratio trainer / reference, best of
 ``--repeats`` alternating runs; and the same per second of process CPU time (the trainer's
 ``tokens_per_cpu_second``), which other processes on a shared machine barely disturb (compare
-it with ``--threads 1``).
+it with ``--threads 1``). Every run is a fresh process (spawned), so neither side inherits the
+other's heap, caches or malloc settings.
 
     python benchmarks/train_throughput.py --threads 1 --repeats 3
     python benchmarks/train_throughput.py --device cuda --gpu-mfu   # 125M, ctx 1024, bf16
@@ -20,10 +21,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -140,9 +145,21 @@ def trainer_run(shape: tuple[int, int, int], *, context: int, batch: int, steps:
     return res.tokens_per_second, res
 
 
-def cpu_table(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
+def _reference_in_process(shape: tuple[int, int, int], threads: int, **kw: Any
+                          ) -> tuple[float, float]:
+    torch.set_num_threads(threads)
     data = prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes")).train
+    return reference_tokens_per_second(data, shape, **kw)
+
+
+def in_fresh_process(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """``fn(*args, **kw)`` in a newly spawned Python process."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args, **kw).result()
+
+
+def cpu_table(args: argparse.Namespace) -> None:
+    prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes"))  # cache the tokens once
     print(f"device {args.device}, threads {args.threads}, batch {args.batch} x context "
           f"{args.context}, best of {args.repeats} alternating runs; torch {torch.__version__}")
     print(f"{'shape':>10} {'N non-emb':>10} {'trainer tok/s':>14} {'reference':>10} "
@@ -154,15 +171,15 @@ def cpu_table(args: argparse.Namespace) -> None:
         res = None
         for rep in range(args.repeats):
             for which in ("ref", "trainer") if rep % 2 == 0 else ("trainer", "ref"):
-                torch.set_num_threads(args.threads)
                 if which == "ref":
-                    r, rc = reference_tokens_per_second(data, shape, context=args.context,
-                                                        batch=args.batch, steps=steps,
-                                                        device=args.device, bf16=False)
+                    r, rc = in_fresh_process(_reference_in_process, shape, args.threads,
+                                             context=args.context, batch=args.batch,
+                                             steps=steps, device=args.device, bf16=False)
                     best_r, best_rc = max(best_r, r), max(best_rc, rc)
                 else:
-                    t, res = trainer_run(shape, context=args.context, batch=args.batch,
-                                         steps=steps, threads=args.threads, device=args.device)
+                    t, res = in_fresh_process(trainer_run, shape, context=args.context,
+                                              batch=args.batch, steps=steps,
+                                              threads=args.threads, device=args.device)
                     best_t = max(best_t, t)
                     best_tc = max(best_tc, res.tokens_per_cpu_second or 0.0)  # type: ignore[attr-defined]
         ratios.append(best_t / best_r)

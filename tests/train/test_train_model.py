@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import platform
+import resource
 
 import pytest
 import torch
@@ -13,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from scalinglab.accounting import ModelShape, count_params, flops_per_token
 from scalinglab.errors import OptionError
 from scalinglab.train import GPT, TrainConfig, gpu_peak_flops, kaplan_lr, lr_at, resolve_threads
-from scalinglab.train.hardware import cpu_peak_flops, resolve_device
+from scalinglab.train.hardware import cpu_peak_flops, resolve_device, retained_heap
 
 SHAPES = [
     dict(n_layer=2, d_model=64, n_head=4),
@@ -124,6 +126,26 @@ def test_threads_and_cpu_peak(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SCALINGLAB_CONCURRENT_RUNS")
     assert resolve_threads(None) >= 1
     assert 1e9 < cpu_peak_flops(1) < 1e12
+
+
+def _faults_per_realloc(n_bytes: int, repeats: int = 4) -> float:
+    """Minor page faults per allocate-touch-free cycle of an ``n_bytes`` tensor, after 20 cycles
+    of warm-up (aligned allocations creep through a growing heap for a few cycles)."""
+    for _ in range(20):
+        torch.ones(n_bytes // 4)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(repeats):
+        torch.ones(n_bytes // 4)
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / repeats
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc settings")
+def test_retained_heap_reuses_freed_buffers() -> None:
+    size = 128 * 2 ** 20  # above glibc's largest dynamic mmap threshold (32 MiB): always mmapped
+    pages = size / resource.getpagesize()
+    assert _faults_per_realloc(size) > 0.5 * pages  # default glibc: fresh pages every time
+    with retained_heap():
+        assert _faults_per_realloc(size) < 0.01 * pages  # the freed block is reused
 
 
 def test_gpu_peak_table() -> None:

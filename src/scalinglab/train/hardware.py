@@ -15,12 +15,26 @@ Peak FLOP/s, in this order: the ``peak_flops`` option, ``$SCALINGLAB_PEAK_FLOPS`
   otherwise; clock from cpufreq's maximum or ``/proc/cpuinfo`` (3 GHz if neither). It is an
   upper bound (turbo and SMT siblings sharing FMA units make the real peak lower), so CPU MFU
   is a lower bound and is for comparing runs on one machine, not machines.
+
+Heap: a training step allocates and frees the same activation buffers every step. glibc's
+malloc serves large blocks with ``mmap`` and returns freed memory at the heap's top to the
+system, so every step touches fresh pages and pays a page fault per 4 KiB (measured here: 2,000
+to 7,000 faults and 5-16 ms of system time per step of a 1.6e6-parameter model, batch 16 x 128).
+:func:`retained_heap` (used by ``train`` on CPU) raises glibc's mmap and trim thresholds for the
+run so the buffers are reused. On the way out it sets the thresholds that glibc's own dynamic
+adjustment reaches once a process has freed large blocks (mmap 32 MiB, trim 64 MiB; mallopt cannot
+switch the adjustment back on, and glibc's initial 128 KiB would fault on every block above it)
+and gives the free memory back with ``malloc_trim``. Elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -38,6 +52,41 @@ GPU_PEAKS: tuple[tuple[str, str | None, float, float], ...] = (
     ("H200", None, 989.4e12, 494.7e12),
     ("A100", None, 312.0e12, 156.0e12),
 )
+
+
+#: glibc ``mallopt`` parameters and their defaults (``malloc.h``).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_RETAINED_THRESHOLD = 1 << 30
+#: where glibc's dynamic thresholds end up (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit, trim twice it)
+_AFTER_MMAP_THRESHOLD, _AFTER_TRIM_THRESHOLD = 32 * 2 ** 20, 64 * 2 ** 20
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:  # pragma: no cover - glibc without a loadable libc
+        return None
+
+
+@contextmanager
+def retained_heap() -> Iterator[None]:
+    """While inside, freed blocks up to 1 GiB stay in the process heap for reuse (glibc only;
+    see the module docstring). Not reentrant-safe across threads: it changes process-wide
+    malloc settings, which is what a training process wants."""
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(_M_MMAP_THRESHOLD, _RETAINED_THRESHOLD)
+    libc.mallopt(_M_TRIM_THRESHOLD, _RETAINED_THRESHOLD)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_THRESHOLD, _AFTER_MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _AFTER_TRIM_THRESHOLD)
+        libc.malloc_trim(0)
 
 
 def available_cores() -> int:

@@ -10,12 +10,14 @@ of a finished run with the same configuration); on CPU with the same thread coun
 run is bit-for-bit the uninterrupted one.
 
 ``train`` is safe to call in a worker process of a sweep: it sets torch's intra-op threads to
-``threads`` for its duration and restores them, writes only inside ``out_dir``, and installs its
+``threads`` (and on CPU glibc's malloc thresholds: ``hardware.retained_heap``) for its duration
+and restores them, writes only inside ``out_dir``, and installs its
 signal handlers only when it runs in the main thread.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -47,6 +49,7 @@ from scalinglab.train.hardware import (
     resolve_device,
     resolve_precision,
     resolve_threads,
+    retained_heap,
 )
 from scalinglab.train.model import GPT
 from scalinglab.train.optim import default_warmup, lr_at, make_optimizer
@@ -111,8 +114,10 @@ def train(cfg: TrainConfig, out_dir: Path | str, resume: bool = False,
     threads = resolve_threads(cfg.threads)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    heap = retained_heap() if device.type == "cpu" else contextlib.nullcontext()
     try:
-        return _Run(cfg, out, device, threads, progress).run(resume)
+        with heap:
+            return _Run(cfg, out, device, threads, progress).run(resume)
     finally:
         torch.set_num_threads(previous)
 
