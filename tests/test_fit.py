@@ -231,6 +231,17 @@ def test_isoflop_needs_two_budgets() -> None:
         isoflop(df)
 
 
+def test_isoflop_error_says_why_each_budget_was_left_out() -> None:
+    # sizes far above the optimum: every profile rises over the sizes tried, its minimum lies
+    # below them, and the error names each budget with that reason
+    df = _isoflop_table(P.CHINCHILLA_HOFFMANN, [1e19, 1e20])
+    n_star, _ = sl.laws.chinchilla_allocation(P.CHINCHILLA_HOFFMANN, df["C"].to_numpy())
+    df = df[df["N"] > 1.2 * n_star]
+    with pytest.raises(FitError, match=r"found 0.*budget 1e\+19: .*outside the sizes tried.*"
+                                       r"budget 1e\+20: .*outside the sizes tried"):
+        isoflop(df)
+
+
 def test_envelope_on_synthetic_curves_matches_closed_form() -> None:
     truth = P.CHINCHILLA_HOFFMANN
     law = get_law("chinchilla")

@@ -124,7 +124,7 @@ def isoflop(data: pd.DataFrame | str, *, budget_tolerance: float = 0.1, min_poin
     if len(rows) < 2:
         raise FitError(f"Approach 2 needs at least 2 FLOP budgets with >= {min_points} model "
                        f"sizes each; found {len(rows)} (budgets are runs whose C agree within "
-                       f"{budget_tolerance:.0%})")
+                       f"{budget_tolerance:.0%})" + "".join(f"; {w}" for w in warns))
     budgets = np.array([r[0] for r in rows])
     n_opt = np.array([r[1] for r in rows])
     d_opt = np.array([r[2] for r in rows])
