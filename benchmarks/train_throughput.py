@@ -159,16 +159,61 @@ def _reference_in_process(shape: tuple[int, int, int], threads: int, **kw: Any
     return reference_tokens_per_second(data, shape, **kw)
 
 
+def measure(which: str, shape: tuple[int, int, int], args: argparse.Namespace, steps: int
+            ) -> tuple[float, float, Any]:
+    """(tokens/s, tokens/CPU-s, the trainer's RunResult or None) of one run, in this process."""
+    if which == "ref":
+        r, rc = _reference_in_process(shape, args.threads, context=args.context,
+                                      batch=args.batch, steps=steps, device=args.device,
+                                      bf16=False)
+        return r, rc, None
+    t, res = trainer_run(shape, context=args.context, batch=args.batch, steps=steps,
+                         threads=args.threads, device=args.device)
+    return t, res.tokens_per_cpu_second or 0.0, res  # type: ignore[attr-defined]
+
+
+def _measure_pinned(which: str, cores: set[int], barrier: Any, queue: Any,
+                    shape: tuple[int, int, int], args: argparse.Namespace, steps: int) -> None:
+    os.sched_setaffinity(0, cores)
+    prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes"))
+    barrier.wait()  # both sides start training together
+    queue.put((which, measure(which, shape, args, steps)))
+
+
 def in_fresh_process(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)`` in a newly spawned Python process."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(fn, *args, **kw).result()
 
 
+def paired(shape: tuple[int, int, int], args: argparse.Namespace, steps: int, rep: int
+           ) -> dict[str, tuple[float, float, Any]]:
+    """Trainer and reference at the same time, each in a fresh process on its own cores
+    (swapped every repeat), so both see the same machine: the ratio of one pair is immune to
+    the machine getting faster or slower between runs."""
+    ctx = multiprocessing.get_context("spawn")
+    cores = sorted(os.sched_getaffinity(0))
+    halves = [set(cores[:args.threads]), set(cores[args.threads:2 * args.threads])]
+    if rep % 2:
+        halves.reverse()
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_measure_pinned, args=(w, c, barrier, queue, shape, args, steps))
+             for w, c in zip(("trainer", "ref"), halves)]
+    for pr in procs:
+        pr.start()
+    out = dict(queue.get() for _ in procs)
+    for pr in procs:
+        pr.join()
+    return out
+
+
 def cpu_table(args: argparse.Namespace) -> None:
     prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes"))  # cache the tokens once
+    pair = not args.sequential and len(os.sched_getaffinity(0)) >= 2 * args.threads
+    how = (f"median of {args.repeats} pairs run side by side on separate cores" if pair
+           else f"best of {args.repeats} alternating runs")
     print(f"device {args.device}, threads {args.threads}, batch {args.batch} x context "
-          f"{args.context}, best of {args.repeats} alternating runs; torch {torch.__version__}")
+          f"{args.context}, {how}; torch {torch.__version__}")
     print(f"{'shape':>10} {'N non-emb':>10} {'trainer tok/s':>14} {'reference':>10} "
           f"{'ratio':>6} {'trainer tok/cpu-s':>18} {'reference':>10} {'ratio':>6} {'MFU':>6}")
     ratios, cpu_ratios = [], []
@@ -177,27 +222,28 @@ def cpu_table(args: argparse.Namespace) -> None:
         if chosen is not None and "x".join(map(str, shape)) not in chosen:
             continue
         steps = max(2, round(base_steps * args.steps_scale))
-        best_t = best_r = best_tc = best_rc = 0.0
+        runs: dict[str, list[tuple[float, float]]] = {"trainer": [], "ref": []}
         res = None
         for rep in range(args.repeats):
-            for which in ("ref", "trainer") if rep % 2 == 0 else ("trainer", "ref"):
-                if which == "ref":
-                    r, rc = in_fresh_process(_reference_in_process, shape, args.threads,
-                                             context=args.context, batch=args.batch,
-                                             steps=steps, device=args.device, bf16=False)
-                    best_r, best_rc = max(best_r, r), max(best_rc, rc)
-                else:
-                    t, res = in_fresh_process(trainer_run, shape, context=args.context,
-                                              batch=args.batch, steps=steps,
-                                              threads=args.threads, device=args.device)
-                    best_t = max(best_t, t)
-                    best_tc = max(best_tc, res.tokens_per_cpu_second or 0.0)  # type: ignore[attr-defined]
-        ratios.append(best_t / best_r)
-        cpu_ratios.append(best_tc / best_rc)
+            if pair:
+                got = paired(shape, args, steps, rep)
+            else:
+                order = ("ref", "trainer") if rep % 2 == 0 else ("trainer", "ref")
+                got = {w: in_fresh_process(measure, w, shape, args, steps) for w in order}
+            for w, (tps, tpcs, r) in got.items():
+                runs[w].append((tps, tpcs))
+                res = r if r is not None else res
+        t, r = np.array(runs["trainer"]), np.array(runs["ref"])
+        if pair:  # the median of the pairs' ratios; tok/s shown: each side's best
+            ratio, cpu_ratio = (float(np.median(t[:, k] / r[:, k])) for k in (0, 1))
+        else:
+            ratio, cpu_ratio = (t[:, k].max() / r[:, k].max() for k in (0, 1))
+        ratios.append(ratio)
+        cpu_ratios.append(cpu_ratio)
         mfu = f"{res.mfu:.1%}" if res is not None and res.mfu is not None else "-"
         print(f"{'x'.join(map(str, shape)):>10} {res.params_nonembedding:>10,} "  # type: ignore[union-attr]
-              f"{best_t:>14,.0f} {best_r:>10,.0f} {best_t / best_r:>5.2f}x "
-              f"{best_tc:>18,.0f} {best_rc:>10,.0f} {best_tc / best_rc:>5.2f}x {mfu:>6}",
+              f"{t[:, 0].max():>14,.0f} {r[:, 0].max():>10,.0f} {ratio:>5.2f}x "
+              f"{t[:, 1].max():>18,.0f} {r[:, 1].max():>10,.0f} {cpu_ratio:>5.2f}x {mfu:>6}",
               flush=True)
     for name, rs in (("wall-clock", ratios), ("CPU-time", cpu_ratios)):
         print(f"{name} ratio: geometric mean {math.exp(np.mean(np.log(rs))):.2f}x, "
@@ -222,6 +268,8 @@ def main() -> None:
     p.add_argument("--context", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--sequential", action="store_true",
+                   help="alternate the two sides one after the other instead of side by side")
     p.add_argument("--sizes", default="", help="only these shapes, e.g. 4x180x6,4x256x8")
     p.add_argument("--gpu-mfu", action="store_true")
     args = p.parse_args()
