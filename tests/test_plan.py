@@ -118,6 +118,16 @@ def test_closed_form_inverse_equals_numeric_inverse(params: dict, excess: float)
     assert c_num == pytest.approx(c_closed, rel=1e-6)
 
 
+def test_degenerate_fit_has_its_optimum_at_the_edge() -> None:
+    """A fit whose parameter term vanished (A = 0: loss does not depend on N, as tiny noisy
+    sweeps can give) puts the closed-form N_opt at 0; the plan says the optimum is at the
+    edge instead of dividing by zero."""
+    params = {"E": 0.0, "A": 0.0, "B": 400.0, "alpha": 0.3, "beta": 0.3}
+    p = plan_compute(plan_law("chinchilla", params), 1e12)
+    assert p.N_opt < 2 and p.D_opt == pytest.approx(1e12 / (6 * p.N_opt))
+    assert any("edge of the search range" in w for w in p.warnings)
+
+
 def test_kaplan_nd_numeric_optimum() -> None:
     """kaplan-nd has no closed form: the numeric optimum is a minimum along C = 6ND."""
     pl = plan_law("kaplan-nd")

@@ -129,9 +129,12 @@ class Objective:
     def optimum(self, params: Mapping[str, float], C: float) -> tuple[float, float, float, bool]:
         """``(N_opt, D_opt, loss, at_edge)`` at budget C (``at_edge``: N or D hit 1)."""
         if self.closed_form:
-            N, D = chinchilla_allocation(params, C)
-            N, D = float(N), float(D)
-            return N, D, float(self.loss(params, N, D)), False
+            with np.errstate(all="ignore"):
+                N, D = (float(v) for v in chinchilla_allocation(params, C))
+            if math.isfinite(N) and math.isfinite(D) and N >= 1 and D >= 1:
+                return N, D, float(self.loss(params, N, D)), False
+            # a degenerate fit (a scale or exponent at 0) puts the closed-form optimum at
+            # N or D below one: search the iso-FLOP line, which reports the edge
         hi = math.log(C / 6.0)
         if hi <= 0:
             raise OptionError("--compute", f"budget {C:g} FLOPs is below 6 (one parameter, "
