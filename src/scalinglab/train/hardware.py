@@ -33,6 +33,7 @@ import ctypes
 import ctypes.util
 import os
 import platform
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,7 @@ GPU_PEAKS: tuple[tuple[str, str | None, float, float], ...] = (
 )
 
 
-#: glibc ``mallopt`` parameters and their defaults (``malloc.h``).
+#: glibc ``mallopt`` parameter numbers (``malloc.h``).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _RETAINED_THRESHOLD = 1 << 30
 #: where glibc's dynamic thresholds end up (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit, trim twice it)
@@ -70,23 +71,34 @@ def _glibc() -> ctypes.CDLL | None:
         return None
 
 
+_heap_lock = threading.Lock()
+_heap_users = 0
+
+
 @contextmanager
 def retained_heap() -> Iterator[None]:
     """While inside, freed blocks up to 1 GiB stay in the process heap for reuse (glibc only;
-    see the module docstring). Not reentrant-safe across threads: it changes process-wide
-    malloc settings, which is what a training process wants."""
+    see the module docstring). The settings are process-wide: runs training in several threads
+    of one process share them, and the last one out puts them back."""
+    global _heap_users
     libc = _glibc()
     if libc is None:
         yield
         return
-    libc.mallopt(_M_MMAP_THRESHOLD, _RETAINED_THRESHOLD)
-    libc.mallopt(_M_TRIM_THRESHOLD, _RETAINED_THRESHOLD)
+    with _heap_lock:
+        if _heap_users == 0:
+            libc.mallopt(_M_MMAP_THRESHOLD, _RETAINED_THRESHOLD)
+            libc.mallopt(_M_TRIM_THRESHOLD, _RETAINED_THRESHOLD)
+        _heap_users += 1
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _AFTER_MMAP_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, _AFTER_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
+        with _heap_lock:
+            _heap_users -= 1
+            if _heap_users == 0:
+                libc.mallopt(_M_MMAP_THRESHOLD, _AFTER_MMAP_THRESHOLD)
+                libc.mallopt(_M_TRIM_THRESHOLD, _AFTER_TRIM_THRESHOLD)
+                libc.malloc_trim(0)
 
 
 def available_cores() -> int:
