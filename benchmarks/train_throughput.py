@@ -152,20 +152,15 @@ def trainer_run(shape: tuple[int, int, int], *, context: int, batch: int, steps:
     return res.tokens_per_second, res
 
 
-def _reference_in_process(shape: tuple[int, int, int], threads: int, **kw: Any
-                          ) -> tuple[float, float]:
-    torch.set_num_threads(threads)
-    data = prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes")).train
-    return reference_tokens_per_second(data, shape, **kw)
-
-
 def measure(which: str, shape: tuple[int, int, int], args: argparse.Namespace, steps: int
             ) -> tuple[float, float, Any]:
     """(tokens/s, tokens/CPU-s, the trainer's RunResult or None) of one run, in this process."""
     if which == "ref":
-        r, rc = _reference_in_process(shape, args.threads, context=args.context,
-                                      batch=args.batch, steps=steps, device=args.device,
-                                      bf16=False)
+        torch.set_num_threads(args.threads)
+        data = prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes")).train
+        r, rc = reference_tokens_per_second(data, shape, context=args.context,
+                                            batch=args.batch, steps=steps, device=args.device,
+                                            bf16=False)
         return r, rc, None
     t, res = trainer_run(shape, context=args.context, batch=args.batch, steps=steps,
                          threads=args.threads, device=args.device)
@@ -175,7 +170,6 @@ def measure(which: str, shape: tuple[int, int, int], args: argparse.Namespace, s
 def _measure_pinned(which: str, cores: set[int], barrier: Any, queue: Any,
                     shape: tuple[int, int, int], args: argparse.Namespace, steps: int) -> None:
     os.sched_setaffinity(0, cores)
-    prepare_tokens(resolve_corpus("builtin"), get_tokenizer("bytes"))
     barrier.wait()  # both sides start training together
     queue.put((which, measure(which, shape, args, steps)))
 
