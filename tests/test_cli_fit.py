@@ -79,3 +79,16 @@ def test_laws_isoflop_compare_and_data(cli, tmp_path) -> None:
     code, stdout, stderr = cli("isoflop", "example:chinchilla-240", "--json", str(out))
     assert code == 0, stderr
     assert 0.3 < json.loads(out.read_text())["a"] < 0.7
+
+
+def test_fit_shows_the_true_entropy_beside_E(cli, tmp_path) -> None:
+    from scalinglab.datasets import load
+
+    df = load("chinchilla-240")
+    df["entropy_rate"] = 1.8  # as the runs of a synthetic source carry it
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    code, out, err = cli("fit", str(path), "--bootstrap", "10")
+    assert code == 0, err
+    assert "true entropy rate: 1.80000 nats/token; fitted E = 1.8" in out
+    assert "its interval)" in out

@@ -296,3 +296,15 @@ def test_bootstrap_resamples_groups_only_on_request() -> None:
     assert res.bootstrap["unit"] == "group"
     with pytest.raises(OptionError, match="--bootstrap-by"):
         sl.fit(df, "chinchilla", bootstrap=4, bootstrap_by="budget")
+
+
+def test_repeated_data_is_warned_about_by_fit_and_isoflop() -> None:
+    df = _isoflop_table(P.CHINCHILLA_HOFFMANN, np.logspace(18, 21, 4))
+    df["epochs"] = 0.5
+    assert not any("repetition" in w for w in sl.fit(df).warnings)
+    assert not any("repetition" in w for w in isoflop(df).warnings)
+    df.loc[df.index[-3:], "epochs"] = [1.0, 1.6, 2.5]  # exactly one pass is no repetition
+    warn = [w for w in sl.fit(df).warnings if w.startswith("data repetition")]
+    assert len(warn) == 1 and f"2 of {len(df)} runs" in warn[0] and "2.50 epochs" in warn[0]
+    assert "data-constrained" in warn[0]
+    assert any(w.startswith("data repetition") for w in isoflop(df).warnings)

@@ -208,6 +208,22 @@ def load_observations(data: str | Path | pd.DataFrame,
     return complete(df)
 
 
+def repetition_warning(df: pd.DataFrame) -> str | None:
+    """A warning when runs of the table saw their training data more than once (an
+    ``epochs`` column above 1, as the run store records it), else None."""
+    if "epochs" not in df.columns:
+        return None
+    epochs = pd.to_numeric(df["epochs"], errors="coerce").to_numpy(float)
+    over = np.isfinite(epochs) & (epochs > 1.0 + 1e-9)
+    if not over.any():
+        return None
+    return (f"data repetition: {int(over.sum())} of {len(df)} runs saw their training data "
+            f"more than once (up to {np.nanmax(epochs):.2f} epochs), so their D counts "
+            "repeated tokens, which are worth less than unique ones (Muennighoff et al. 2023); "
+            "train on more data (or a synthetic:NAME source), or fit the data-constrained law "
+            "(--law data-constrained, with the unique tokens in a U column)")
+
+
 def data_hash(df: pd.DataFrame, cols: Iterable[str]) -> str:
     """sha256 of the numeric content of ``cols`` (provenance of a fit)."""
     h = hashlib.sha256()

@@ -148,3 +148,22 @@ def test_build_report_rejects_bad_requests(tmp_path: Path, iso_df: pd.DataFrame)
     with pytest.raises(InputError, match="no such file"):
         build_report(tmp_path / "missing.csv", out=tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_headline_flags_an_unidentified_fit_and_shows_the_true_entropy(iso_df) -> None:
+    from dataclasses import replace
+
+    df = iso_df.copy()
+    df["entropy_rate"] = 1.69  # as a synthetic source's runs carry it
+    a = analyse(load_inputs(df), bootstrap=8, n_jobs=1)
+    page = render_html(a, {})
+    assert "not-identified" not in page
+    assert "fitted E vs the source's entropy rate" in page and num(1.69, 4) in page
+    assert ("contains the truth" in page) == (a.fit.intervals["E"][0] <= 1.69
+                                              <= a.fit.intervals["E"][1])
+    bad = replace(a.fit, warnings=["ill-conditioned: the Hessian has condition number 1e20; "
+                                   "some parameters are not identified", *a.fit.warnings])
+    page = render_html(replace(a, fit=bad), {})
+    banner = page.index('id="not-identified"')
+    assert banner < page.index('class="headline"')
+    assert "Not identified." in page and 'class="card unidentified"' in page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from scalinglab.errors import InputError
@@ -148,3 +150,39 @@ def test_example_specs_load_and_expand(name):
     exp = expand(load_spec(path))
     assert exp.runs and not exp.notes
     assert len({r.run_id for r in exp.runs}) == len(exp.runs)
+
+
+def test_fixed_depth_and_heads_family_varies_width_only():
+    exp = expand(_spec({"kind": "isoflop", "budgets": [1e10], "params": [3e3, 1e4, 3e4, 1e5]},
+                       search={"multiple": 4, "n_layer": 2, "n_head": 2}))
+    shapes = [(r.config["n_layer"], r.config["n_head"], r.config["d_model"]) for r in exp.runs]
+    assert {s[:2] for s in shapes} == {(2, 2)}
+    widths = [s[2] for s in shapes]
+    assert widths == sorted(widths) and len(set(widths)) == 4 and all(w % 4 == 0 for w in widths)
+    for r, target in zip(exp.runs, [3e3, 1e4, 3e4, 1e5], strict=True):
+        n = n_params(r.config)
+        below = n_params({**r.config, "d_model": r.config["d_model"] - 4})
+        above = n_params({**r.config, "d_model": r.config["d_model"] + 4})
+        # the nearest width in log N: neither neighbour is closer to the target
+        assert abs(math.log(n / target)) <= min(abs(math.log(below / target)),
+                                                 abs(math.log(above / target)))
+    with pytest.raises(InputError, match="n_layer"):
+        _spec({"kind": "grid", "params": [1e4], "tokens": [1e5]}, search={"n_head": 2})
+
+
+def test_lr_scaling_gives_each_size_its_rule():
+    exp = expand(_spec({"kind": "grid", "params": [5e3, 5e4], "tokens": [1e5]}, lr=1e-2,
+                       lr_scaling={"exponent": -0.5, "reference_params": 1e4}))
+    for r in exp.runs:
+        n = n_params(r.config)
+        assert r.config["lr"] == pytest.approx(1e-2 * (n / 1e4) ** -0.5, rel=1e-3)
+    with pytest.raises(InputError, match="lr_scaling"):
+        _spec({"kind": "grid", "params": [1e4], "tokens": [1e5]},
+              lr_scaling={"exponent": -0.5, "reference_params": 1e4})
+
+
+def test_synthetic_data_counts_its_own_vocabulary():
+    cfg = {"n_layer": 1, "d_model": 16, "n_head": 2, "context": 32}
+    bytes_n = n_params({**cfg, "tokenizer": "bytes"})
+    synth_n = n_params({**cfg, "data": "synthetic:quanta", "tokenizer": "bytes"})
+    assert bytes_n - synth_n == (256 - 64) * 16  # tied embedding table of 64 vs 256 tokens

@@ -1,4 +1,5 @@
-"""CLI: ``scalinglab data list|show|export`` for the bundled example data sets."""
+"""CLI: ``scalinglab data list|export`` for the bundled example data sets (run tables) and
+``scalinglab data corpora`` for the built-in training corpora and synthetic sources."""
 
 from __future__ import annotations
 
@@ -24,6 +25,28 @@ def list_cmd() -> None:
     for info in datasets.list_datasets():
         t.add_row(info.name, str(len(datasets.load(info.name))), info.description,
                   info.citation)
+    console.print(t)
+
+
+@data_app.command("corpora")
+def corpora_cmd() -> None:
+    """List the built-in training corpora (--data NAME), synthetic sources with their true
+    entropy rate."""
+    from scalinglab.data.corpus import builtin_corpora
+
+    t = Table(title="built-in corpora for train / sweep / demo --data NAME")
+    for c in ("name", "kind", "size", "tokenizer", "entropy rate (nats/token)", "what"):
+        t.add_column(c, overflow="fold")
+    for info in builtin_corpora():
+        size = info["size"]
+        rate = ""
+        if "entropy_rate" in info:
+            rate = (f"{info['entropy_rate']:.5f} exact; MC {info['entropy_estimate']:.4f} "
+                    f"± {info['entropy_se']:.4f} (1e6 tokens)")
+        t.add_row(str(info["name"]), str(info["kind"]),
+                  f"{size:,} bytes" if isinstance(size, int) else "unbounded"
+                  if "synthetic" in str(info["kind"]) else "-",
+                  str(info["tokenizer"]), rate, str(info["description"]))
     console.print(t)
 
 

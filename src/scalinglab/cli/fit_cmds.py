@@ -61,6 +61,13 @@ def print_fit(res: FitResult) -> None:
                   f"{opt.get('n_at_best')}/{opt.get('n_refined')} refined starts at the best; "
                   f"{opt.get('seconds', 0):.2f} s" + (f"; sigma {res.sigma:.4g}" if res.sigma
                                                        else ""))
+    truth = res.provenance.get("entropy_rate")
+    if truth is not None and "E" in res.params:
+        iv = res.intervals.get("E")
+        verdict = "" if not iv else (" (inside its interval)" if iv[0] <= truth <= iv[1]
+                                     else " (outside its interval)")
+        console.print(f"the source's true entropy rate: {truth:.5f} nats/token; fitted E = "
+                      f"{res.params['E']:.5f}{verdict}")
     if res.derived:
         console.print(_estimates("derived", res.derived, res.derived_intervals, lvl))
     if res.backtest:

@@ -11,6 +11,9 @@ value                corpus
                      the default out-of-distribution set when training on ``kjv``
 ``stdlib``           the ``.py`` files of this Python's standard library (about 30 MB of code;
                      differs between Python versions, the manifest records version and hash)
+``synthetic:NAME``   an unbounded synthetic source of known entropy rate
+                     (:mod:`scalinglab.data.synthetic`); not a text corpus: the trainer
+                     reads it directly, :func:`resolve_corpus` refuses it
 ``gcide``            GNU Collaborative International Dictionary of English, from the Debian
                      package ``dict-gcide`` if installed (GPL-3; nothing is downloaded)
 a ``.txt`` file      one document (any file that is not JSONL or Parquet is read as UTF-8 text)
@@ -190,6 +193,37 @@ def shipped_path(name: str) -> Path:
     return Path(str(resources.files("scalinglab.data").joinpath("corpora", filename)))
 
 
+def builtin_corpora() -> list[dict[str, object]]:
+    """Every built-in ``--data`` name with what it is: ``name``, ``kind``, ``size`` (UTF-8
+    bytes; None where not available here), ``tokenizer``, ``description`` and, for synthetic
+    sources, ``entropy_rate`` (exact, nats/token) and ``entropy_estimate`` /
+    ``entropy_se`` (Monte Carlo over 1e6 tokens of the generator's own conditionals)."""
+    from scalinglab.data.synthetic import PREFIX, SOURCES, get_source
+
+    out: list[dict[str, object]] = []
+    for name, (_, description) in SHIPPED.items():
+        size = len(gzip.decompress(shipped_path(name).read_bytes()))
+        out.append({"name": name + (" (builtin)" if name == DEFAULT_CORPUS else ""),
+                    "kind": "shipped text", "size": size, "tokenizer": "bytes or bpe:V",
+                    "description": description})
+    out.append({"name": "stdlib", "kind": "local text", "size": None,
+                "tokenizer": "bytes or bpe:V",
+                "description": "the running Python's standard library source (about 30 MB)"})
+    out.append({"name": "gcide", "kind": "local text",
+                "size": GCIDE_PATH.stat().st_size if GCIDE_PATH.exists() else None,
+                "tokenizer": "bytes or bpe:V",
+                "description": "GNU dictionary (Debian dict-gcide"
+                + (")" if GCIDE_PATH.exists() else ", not installed here)")})
+    for name in SOURCES:
+        src = get_source(PREFIX + name)
+        est, se = src.estimate_entropy(1_000_000)
+        out.append({"name": PREFIX + name, "kind": "synthetic (unbounded)", "size": None,
+                    "tokenizer": f"its own ({src.vocab} tokens)",
+                    "description": src.description, "entropy_rate": src.entropy_rate(),
+                    "entropy_estimate": est, "entropy_se": se})
+    return out
+
+
 def _stdlib_files() -> list[Path]:
     root = Path(sysconfig.get_paths()["stdlib"])
     files = []
@@ -205,6 +239,9 @@ def resolve_corpus(spec: str | Path, *, text_field: str = "text") -> Corpus:
     """The :class:`Corpus` named by ``spec`` (see the module docstring for the accepted values)."""
     name = str(spec)
     key = name.lower()
+    if key.startswith("synthetic:"):
+        raise OptionError("--data", f"{name} is a synthetic token source, not a text corpus "
+                          "(only the trainer reads it)")
     if key == "builtin":
         key = DEFAULT_CORPUS
     if key in SHIPPED:

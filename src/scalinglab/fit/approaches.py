@@ -25,7 +25,7 @@ import pandas as pd
 
 from scalinglab.errors import FitError, OptionError
 from scalinglab.laws import takes_x
-from scalinglab.observations import load_observations, validate
+from scalinglab.observations import load_observations, repetition_warning, validate
 
 
 @dataclass
@@ -121,6 +121,9 @@ def isoflop(data: pd.DataFrame | str, *, budget_tolerance: float = 0.1, min_poin
     N, C, L = (df[c].to_numpy(float) for c in ("N", "C", "loss"))
     labels = _budget_groups(C, budget_tolerance)
     rows, warns = _profiles(N, C, L, labels, min_points)
+    repeated = repetition_warning(df)
+    if repeated:
+        warns.append(repeated)
     if len(rows) < 2:
         raise FitError(f"Approach 2 needs at least 2 FLOP budgets with >= {min_points} model "
                        f"sizes each; found {len(rows)} (budgets are runs whose C agree within "

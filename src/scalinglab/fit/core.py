@@ -26,7 +26,7 @@ from scalinglab.fit.objectives import OBJECTIVES
 from scalinglab.fit.optimize import multistart
 from scalinglab.fit.result import FitResult
 from scalinglab.laws import Law, chinchilla_allocation, get_law
-from scalinglab.observations import data_hash, load_observations, validate
+from scalinglab.observations import data_hash, load_observations, repetition_warning, validate
 
 
 def _prepare(df: pd.DataFrame, law: Law, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -249,6 +249,9 @@ def fit(
     with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
         resid = lawobj.log_value(info.z[None, :], X)[0] - logy
     warnings = diagnostics.check(lawobj, X, logy, w, info, resid)
+    repeated = repetition_warning(df)
+    if repeated:
+        warnings.append(repeated)
     ranges = {c: [float(df[c].min()), float(df[c].max())]
               for c in ("N", "D", "C", *lawobj.variables) if c in df.columns
               and pd.api.types.is_numeric_dtype(df[c])}
@@ -288,7 +291,11 @@ def fit(
     conventions = {"loss": f"{y}, fitted on log residuals ({loss})",
                    **{k: str(v) for k, v in df.attrs.get("conventions", {}).items()}}
     provenance = {
-        "source": src, "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
+        "source": src,
+        **({"entropy_rate": float(pd.to_numeric(df["entropy_rate"]).dropna().iloc[0])}
+           if "entropy_rate" in df.columns and pd.to_numeric(df["entropy_rate"],
+                                                             errors="coerce").notna().any()
+           else {}), "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
         "ranges": ranges,
         "scalinglab_version": __version__, "python": platform.python_version(),
         "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,

@@ -49,6 +49,13 @@ class FitResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ use
+    def unidentified(self) -> list[str]:
+        """The warnings that say the data do not identify the parameters (a parameter
+        collapsed to 0 or at a bound, an ill-conditioned Hessian); empty when they do. A fit
+        with any of these is not a result, whatever its numbers."""
+        return [w for w in self.warnings
+                if w.startswith(("collapsed", "ill-conditioned", "bound"))]
+
     def predict(self, **variables: Any) -> np.ndarray:
         """The fitted law at the given variables (``N=..., D=...``); natural units."""
         return self.law.predict(self.params, **variables)

@@ -37,6 +37,10 @@ p.sub { color: #5b6673; margin: 0 0 14px; }
 .card .k { color: #5b6673; font-size: 0.85em; }
 .card .v { font-size: 1.35em; font-weight: 600; }
 .card .i { color: #5b6673; font-size: 0.8em; }
+.banner { background: #fdecea; border: 2px solid #c62828; border-radius: 8px; color: #8e1b1b;
+          padding: 10px 16px; margin: 16px 0; }
+.card.unidentified { border-color: #c62828; }
+.card.unidentified .v { color: #8e1b1b; text-decoration: line-through; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 0.92em; }
 th, td { border: 1px solid #dde3ea; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f3f6f9; }
@@ -109,8 +113,31 @@ def _list(items: Iterable[str], cls: str) -> str:
 
 
 # ============================================================================ sections
+def _truth_card(a: Analysis) -> str:
+    """Fitted E beside the source's true entropy rate (synthetic sources)."""
+    obs = a.inputs.observations
+    if a.fit is None or obs is None or "entropy_rate" not in obs.columns \
+            or "E" not in a.fit.params:
+        return ""
+    rates = obs["entropy_rate"].dropna()
+    if rates.empty:
+        return ""
+    rate = float(rates.iloc[0])
+    iv = a.fit.intervals.get("E")
+    verdict = ""
+    if iv:
+        inside = iv[0] <= rate <= iv[1]
+        verdict = (f'<div class="i">{a.fit.confidence:.0%} interval {interval(iv)} '
+                   f'{"contains" if inside else "misses"} the truth</div>')
+    return (f'<div class="card"><div class="k">fitted E vs the source\'s entropy rate '
+            f'(nats/token)</div><div class="v">{num(a.fit.params["E"], 4)} vs {num(rate, 4)}'
+            f'</div>{verdict}</div>')
+
+
 def _headline(a: Analysis) -> str:
     cards = []
+    bad = a.fit.unidentified() if a.fit is not None else []
+    cls = "card unidentified" if bad else "card"
     if a.plans:
         p = a.plans[0]
         lvl = f"{p.level:.0%} interval: " if p.level else ""
@@ -118,7 +145,7 @@ def _headline(a: Analysis) -> str:
                            ("loss", "predicted loss (nats/token)")):
             iv = p.intervals.get(key)
             extra = f'<div class="i">{lvl}{interval(iv)}</div>' if iv else ""
-            cards.append(f'<div class="card"><div class="k">{esc(label)} at C = '
+            cards.append(f'<div class="{cls}"><div class="k">{esc(label)} at C = '
                          f'{num(p.compute, 3)} FLOPs</div><div class="v">'
                          f'{num(getattr(p, key))}</div>{extra}</div>')
     if a.fit is not None:
@@ -128,9 +155,15 @@ def _headline(a: Analysis) -> str:
                 extra = f'<div class="i">{a.fit.confidence:.0%} interval: {interval(iv)}</div>' \
                     if iv else ""
                 what = "N_opt ∝ C<sup>a</sup>" if key == "a" else "D_opt ∝ C<sup>b</sup>"
-                cards.append(f'<div class="card"><div class="k">{what}</div><div class="v">'
+                cards.append(f'<div class="{cls}"><div class="k">{what}</div><div class="v">'
                              f'{key} = {num(a.fit.derived[key], 3)}</div>{extra}</div>')
-    return f'<div class="headline">{"".join(cards)}</div>' if cards else ""
+    cards.append(_truth_card(a))
+    out = f'<div class="headline">{"".join(cards)}</div>' if any(cards) else ""
+    if bad:
+        out = ('<div class="banner" id="not-identified"><b>Not identified.</b> The data do not '
+               'determine the fitted law\'s parameters, so the numbers below are not a result: '
+               + "; ".join(esc(w) for w in bad) + "</div>" + out)
+    return out
 
 
 def _law_section(a: Analysis) -> str:

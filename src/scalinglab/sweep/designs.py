@@ -106,6 +106,7 @@ class _Sizer:
 
     def search(self, target: float, n_layer: int | None = None,
                where: str = "design.params") -> dict[str, int]:
+        n_layer = n_layer if n_layer is not None else self.spec.search.n_layer
         key = (float(target), n_layer)
         if key not in self._cache:
             self._cache[key] = search_shape(target, self.base, self.spec.search,
@@ -226,6 +227,11 @@ def _lrs(spec: StudySpec, config: dict[str, Any]) -> list[tuple[float | None, di
     """``(lr, labels)`` for one point: the spec's lr, or every value of its lr sweep."""
     sweep = spec.lr_sweep
     if sweep is None:
+        if spec.lr_scaling is not None and spec.lr is not None:
+            rule = spec.lr_scaling
+            n = n_params(config, spec.n_convention)
+            lr = spec.lr * (n / rule.reference_params) ** rule.exponent
+            return [(float(f"{lr:.4g}"), {})]
         return [(spec.lr, {})]
     if sweep.values is not None:
         return [(float(v), {"lr_value": float(v)}) for v in sweep.values]

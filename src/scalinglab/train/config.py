@@ -72,6 +72,10 @@ class TrainConfig(BaseModel):
     # evaluation and records
     eval_every: int | None = Field(default=None, ge=1, description="None: 10 evaluations")
     eval_tokens: int = Field(default=65_536, ge=1, description="validation tokens per eval")
+    final_eval_tokens: int | None = Field(
+        default=None, ge=1, description="validation tokens of the last evaluation (the run's "
+        "final_val_loss); None: eval_tokens. A large final set with small curve evaluations "
+        "gives a precise result at little cost")
     noise_scale: bool = False
     noise_scale_batches: int = Field(default=8, ge=2)
     flops_convention: str = "6N"
@@ -152,6 +156,8 @@ class RunResult(BaseModel):
     final_val_loss: float
     final_train_loss: float
     final_val_bpb: float = Field(description="final validation loss in bits per UTF-8 byte")
+    final_val_loss_se: float | None = Field(
+        default=None, description="standard error of final_val_loss over its windows")
     per_position_loss: list[float]
     ood_data: str | None
     ood_val_loss: float | None
@@ -171,6 +177,10 @@ class RunResult(BaseModel):
     shape: dict[str, Any]
     # data
     data: dict[str, Any]
+    epochs: float | None = Field(default=None, description="passes over the training split "
+                                 "(tokens / training tokens; 0 for an unbounded stream)")
+    entropy_rate: float | None = Field(default=None, description="the source's entropy rate "
+                                       "(nats per token; synthetic sources only)")
     ood: dict[str, Any] | None
     tokenizer: str
     vocab_size: int

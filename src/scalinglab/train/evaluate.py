@@ -4,8 +4,14 @@
   by ``numpy.random.default_rng([seed, s])``: a pure function of (seed, step), so a resumed run
   sees exactly the batches the uninterrupted run would have seen.
 * :func:`evaluate`: mean loss over fixed, evenly spaced, non-overlapping windows of a token
-  array, and the loss at each position of the context averaged over windows (Kaplan et al. 2020
-  App. D.5: ``L(T) ~ L_inf + b T^-c``).
+  array, the loss at each position of the context averaged over windows (Kaplan et al. 2020
+  App. D.5: ``L(T) ~ L_inf + b T^-c``) and the standard error of the mean (from the spread of
+  the per-window means; adjacent windows of a real text are correlated, so it is a lower bound
+  there, and exact for a synthetic source, whose rows are independent).
+
+The data of a split is either a token array (a corpus) or a synthetic split
+(:class:`scalinglab.data.synthetic.SyntheticSplit`, an unbounded stream): :func:`train_batch`
+and :func:`eval_windows` read both.
 * :func:`noise_scale`: the simple gradient noise scale ``B_simple = tr(Sigma) / |G|^2``
   (McCandlish et al. 2018, App. A.1), from squared gradient norms at two batch sizes: ``k``
   micro-batches of ``b`` sequences each (B_small = b T tokens) and their mean (B_big = k b T):
@@ -17,7 +23,9 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -39,9 +47,12 @@ def to_device(arr: np.ndarray, device: torch.device) -> torch.Tensor:
     return t.to(device)
 
 
-def train_batch(data: np.ndarray, *, seed: int, step: int, batch_size: int, context: int,
+def train_batch(data: Any, *, seed: int, step: int, batch_size: int, context: int,
                 stream: int = 0) -> np.ndarray:
     """``(batch_size, context + 1)`` windows of ``data`` for step ``step`` (inputs + targets)."""
+    if not isinstance(data, np.ndarray):  # a synthetic split: fresh rows for every step
+        return data.batch(seed=seed, step=step, batch_size=batch_size, context=context,
+                          stream=stream)
     rng = np.random.default_rng([seed, step, stream])
     starts = rng.integers(0, len(data) - context, size=batch_size)
     return np.asarray(data[starts[:, None] + np.arange(context + 1)])
@@ -55,34 +66,64 @@ def eval_starts(n_tokens: int, context: int, max_windows: int) -> np.ndarray:
     return np.linspace(0, last, n).round().astype(np.int64)
 
 
+def eval_windows(data: Any, context: int, max_windows: int) -> np.ndarray:
+    """The fixed ``(n, context + 1)`` evaluation windows of ``data`` (array or synthetic)."""
+    if not isinstance(data, np.ndarray):
+        return data.windows(context, max_windows)
+    starts = eval_starts(len(data), context, max_windows)
+    return np.asarray(data[starts[:, None] + np.arange(context + 1)])
+
+
+class Evaluation(NamedTuple):
+    """Mean loss (nats/token), loss per context position, standard error of the mean."""
+
+    loss: float
+    per_position: list[float]
+    se: float
+
+
 @torch.no_grad()
-def evaluate(model: GPT | Callable[..., torch.Tensor], data: np.ndarray, *, context: int,
+def evaluate(model: GPT | Callable[..., torch.Tensor], data: Any, *, context: int,
              max_windows: int, batch_size: int, device: torch.device,
              precision: str, loss_fn: Callable[..., torch.Tensor] | None = None
-             ) -> tuple[float, list[float]]:
-    """(mean loss, loss per position) in nats per token over fixed windows of ``data``."""
-    starts = eval_starts(len(data), context, max_windows)
-    offsets = np.arange(context + 1)
-    total = torch.zeros(context, dtype=torch.float64, device=device)
-    fn = loss_fn or model.loss  # type: ignore[union-attr]
+             ) -> Evaluation:
+    """Loss over fixed windows of ``data`` (see the module docstring)."""
+    rows = eval_windows(data, context, max_windows)
+    parts: list[torch.Tensor] = []
+    fn = loss_fn or getattr(model, "loss", None)
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
+    soft = getattr(data, "soft_targets", None)
     try:
-        for i in range(0, len(starts), batch_size):
-            chunk = starts[i:i + batch_size]
-            xy = to_device(np.asarray(data[chunk[:, None] + offsets]), device)
+        for i in range(0, len(rows), batch_size):
+            xy = to_device(rows[i:i + batch_size], device)
+            dist = soft(i, i + len(xy), len(rows), context) if soft is not None else None
             with autocast(device, precision):
-                losses = fn(xy[:, :-1], xy[:, 1:], reduction="none")
-            total += losses.double().sum(dim=0)
+                if dist is None:
+                    assert fn is not None, "a model without .loss needs a synthetic split"
+                    parts.append(fn(xy[:, :-1], xy[:, 1:], reduction="none").double().cpu())
+                    continue
+                logits = model(xy[:, :-1])  # type: ignore[operator]
+            # expected loss under the source's own next-token distribution (synthetic data)
+            lp = torch.log_softmax(logits.float(), dim=-1)
+            target = torch.from_numpy(dist).to(lp.device)
+            parts.append(-(target * lp).sum(dim=-1).double().cpu())
     finally:
         if was_training and hasattr(model, "train"):
             model.train()
-    per_pos = (total / len(starts)).tolist()
-    return float(np.mean(per_pos)), per_pos
+    losses = torch.cat(parts).numpy()
+    per_pos = losses.mean(axis=0).tolist()
+    estimate = getattr(data, "estimate", None)
+    if estimate is not None:  # a synthetic split knows a lower-variance estimator
+        loss, se = estimate(losses)
+        return Evaluation(loss, per_pos, se)
+    means = losses.mean(axis=1)
+    se = float(means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else math.nan
+    return Evaluation(float(losses.mean()), per_pos, se)
 
 
-def noise_scale(model: GPT, data: np.ndarray, *, seed: int, step: int, batch_size: int,
+def noise_scale(model: GPT, data: Any, *, seed: int, step: int, batch_size: int,
                 context: int, n_batches: int, device: torch.device, precision: str,
                 loss_fn: Callable[..., torch.Tensor] | None = None) -> float | None:
     """B_simple in tokens at the current parameters (see the module docstring).

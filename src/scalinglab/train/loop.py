@@ -39,10 +39,18 @@ from scalinglab.data import (
     prepare_tokens,
     resolve_corpus,
 )
+from scalinglab.data.synthetic import SyntheticData, is_synthetic, synthetic_data
 from scalinglab.errors import OptionError
 from scalinglab.train import checkpoint as ckpt
 from scalinglab.train.config import RunResult, TrainConfig, kaplan_lr
-from scalinglab.train.evaluate import autocast, evaluate, noise_scale, to_device, train_batch
+from scalinglab.train.evaluate import (
+    Evaluation,
+    autocast,
+    evaluate,
+    noise_scale,
+    to_device,
+    train_batch,
+)
 from scalinglab.train.hardware import (
     device_name,
     peak_flops,
@@ -53,6 +61,9 @@ from scalinglab.train.hardware import (
 )
 from scalinglab.train.model import GPT
 from scalinglab.train.optim import default_warmup, lr_at, make_optimizer
+
+#: evaluation batches hold at least this many windows (fewer calls; no gradients to keep)
+EVAL_BATCH = 64
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -135,12 +146,23 @@ class _Run:
     # ------------------------------------------------------------------ setup
     def _prepare_data(self) -> None:
         cfg = self.cfg
+        self.ood: TokenData | None = None
+        if is_synthetic(cfg.data):
+            if cfg.tokenizer not in ("bytes", "synthetic"):
+                raise OptionError("--tokenizer", f"{cfg.data} has its own tokens; leave "
+                                  "--tokenizer at its default")
+            self.data: TokenData | SyntheticData = synthetic_data(cfg.data)
+            self.tokenizer: Any = self.data.tokenizer
+            self.ood_name = None
+            if cfg.ood_data not in (None, "none", "auto"):
+                raise OptionError("--ood-data", "a synthetic source has no out-of-distribution "
+                                  "set; use --ood-data none")
+            return
         self.corpus = resolve_corpus(cfg.data, text_field=cfg.text_field)
         self.tokenizer = get_tokenizer(cfg.tokenizer, self.corpus)
         self.data = prepare_tokens(self.corpus, self.tokenizer, val_fraction=cfg.val_fraction)
         _check_fits(self.data, cfg.context, self.corpus.name)
         self.ood_name = _ood_name(cfg, self.corpus.kind, self.corpus.name)
-        self.ood: TokenData | None = None
         if self.ood_name is not None:
             ood_corpus = resolve_corpus(self.ood_name, text_field=cfg.text_field)
             self.ood = prepare_tokens(ood_corpus, self.tokenizer, val_fraction=cfg.val_fraction)
@@ -166,6 +188,7 @@ class _Run:
         self.loss_fn = torch.compile(self.model.loss) if cfg.compile else self.model.loss
         self.eval_every = cfg.eval_every or max(1, self.steps // 10)
         self.eval_windows = max(1, cfg.eval_tokens // cfg.context)
+        self.final_windows = max(1, (cfg.final_eval_tokens or cfg.eval_tokens) // cfg.context)
         self.fpt = flops_per_token(self.shape, cfg.flops_convention)
 
     def _lr(self, step: int) -> float:
@@ -174,10 +197,11 @@ class _Run:
                      schedule=cfg.schedule, min_lr_ratio=cfg.min_lr_ratio,
                      decay_fraction=cfg.decay_fraction)
 
-    def _evaluate(self, data: Any) -> tuple[float, list[float]]:
-        return evaluate(self.model, data, context=self.cfg.context,
-                        max_windows=self.eval_windows, batch_size=self.cfg.batch_size,
-                        device=self.device, precision=self.precision, loss_fn=self.loss_fn)
+    def _evaluate(self, data: Any, final: bool = False) -> Evaluation:
+        windows = self.final_windows if final else self.eval_windows
+        return evaluate(self.model, data, context=self.cfg.context, max_windows=windows,
+                        batch_size=max(self.cfg.batch_size, EVAL_BATCH), device=self.device,
+                        precision=self.precision, loss_fn=self.loss_fn)
 
     def _noise_scale(self, step: int) -> float | None:
         if not self.cfg.noise_scale:
@@ -186,6 +210,11 @@ class _Run:
                            batch_size=self.cfg.batch_size, context=self.cfg.context,
                            n_batches=self.cfg.noise_scale_batches, device=self.device,
                            precision=self.precision, loss_fn=self.loss_fn)
+
+    def _epochs(self, tokens: int) -> float:
+        """Passes over the training split (0 for an unbounded synthetic stream)."""
+        available = self.data.manifest.get("train_tokens")
+        return tokens / available if available else 0.0
 
     def _elapsed(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.t_start
@@ -239,21 +268,21 @@ class _Run:
             for name in (ckpt.CHECKPOINT, ckpt.RESULT, ckpt.CURVE):
                 (out / name).unlink(missing_ok=True)
             start, self.resumed_from = 0, None
-            self.initial_val_loss, _ = self._evaluate(self.data.val)
+            self.initial_val_loss = self._evaluate(self.data.val).loss
             self.curve.append({"step": 0, "tokens": 0, "flops": 0.0, "train_loss": None,
                                "val_loss": self.initial_val_loss, "lr": self._lr(0),
                                "noise_scale": self._noise_scale(0),
                                "elapsed_s": self._elapsed()})
         ckpt.write_json(out / ckpt.CONFIG, cfg.model_dump())
         ckpt.write_curve(out / ckpt.CURVE, self.curve)
-        per_position = self._loop(start)
-        return self._finish(per_position)
+        last_eval = self._loop(start)
+        return self._finish(last_eval)
 
-    def _loop(self, start: int) -> list[float]:
+    def _loop(self, start: int) -> Evaluation | None:
         cfg, model, opt = self.cfg, self.model, self.optimizer
         params = [p for p in model.parameters() if p.requires_grad]
         flag: dict[str, int | None] = {"signal": None}
-        per_position: list[float] = []
+        last_eval: Evaluation | None = None
         model.train()
         bar = progress_bar(transient=True, disable=not self.show_progress)
         with _signals_to_flag(flag), bar:
@@ -301,7 +330,7 @@ class _Run:
                     self.train_time += time.perf_counter() - seg_start
                     self.steady_cpu += time.process_time() - cpu_start
                     if is_eval:
-                        per_position = self._eval_point(done, lr)
+                        last_eval = self._eval_point(done, lr)
                     if ckpt_due or flag["signal"] is not None:
                         path = ckpt.save_checkpoint(self.out, self._state(done))
                         if flag["signal"] is not None:
@@ -315,28 +344,28 @@ class _Run:
                             1e-9, self.train_time - train_time_at_start + now - seg_start)
                         bar.update(task, completed=done, description=(
                             f"loss {float(loss.detach()):.3f} | {tps / 1e3:,.1f}k tok/s"))
-        return per_position
+        return last_eval
 
-    def _eval_point(self, done: int, lr: float) -> list[float]:
-        val, per_position = self._evaluate(self.data.val)
+    def _eval_point(self, done: int, lr: float) -> Evaluation:
+        ev = self._evaluate(self.data.val, final=done == self.steps)
         train_loss = self.loss_sum / self.loss_count if self.loss_count else None
         self.loss_sum, self.loss_count = 0.0, 0
         tokens = done * self.cfg.tokens_per_step
         self.curve.append({"step": done, "tokens": tokens, "flops": self.fpt * tokens,
-                           "train_loss": train_loss, "val_loss": val, "lr": lr,
+                           "train_loss": train_loss, "val_loss": ev.loss, "lr": lr,
                            "noise_scale": self._noise_scale(done),
                            "elapsed_s": self._elapsed()})
         ckpt.write_curve(self.out / ckpt.CURVE, self.curve)
         self.model.train()
-        return per_position
+        return ev
 
-    def _finish(self, per_position: list[float]) -> RunResult:
+    def _finish(self, last_eval: Evaluation | None) -> RunResult:
         cfg, out = self.cfg, self.out
-        if not per_position:  # resumed after the last evaluation: measure again
-            _, per_position = self._evaluate(self.data.val)
+        if last_eval is None:  # resumed after the last evaluation: measure again
+            last_eval = self._evaluate(self.data.val, final=True)
         final_val = float(self.curve[-1]["val_loss"])
-        final_train, _ = self._evaluate(self.data.train)
-        ood_loss = self._evaluate(self.ood.val)[0] if self.ood is not None else None
+        final_train = self._evaluate(self.data.train).loss
+        ood_loss = self._evaluate(self.ood.val).loss if self.ood is not None else None
         tokens = self.steps * cfg.tokens_per_step
         steady_tokens = tokens - self.first_steps * cfg.tokens_per_step
         steady_time = self.train_time - self.first_steps_time
@@ -362,7 +391,8 @@ class _Run:
             final_val_loss=final_val,
             final_train_loss=final_train,
             final_val_bpb=final_val / math.log(2) / bpt,
-            per_position_loss=per_position,
+            final_val_loss_se=last_eval.se,
+            per_position_loss=last_eval.per_position,
             ood_data=self.ood_name,
             ood_val_loss=ood_loss,
             noise_scale=self.curve[-1].get("noise_scale"),
@@ -380,6 +410,8 @@ class _Run:
                                  for c in FLOP_CONVENTIONS},
             shape=self.shape.to_dict(),
             data=self.data.manifest["corpus"],
+            epochs=self._epochs(tokens),
+            entropy_rate=self.data.manifest["corpus"].get("entropy_rate"),
             ood=self.ood.manifest["corpus"] if self.ood is not None else None,
             tokenizer=self.tokenizer.name,
             vocab_size=self.tokenizer.vocab_size,
