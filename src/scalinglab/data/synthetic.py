@@ -471,9 +471,10 @@ class SyntheticSplit:
 
     def batch(self, *, seed: int, step: int, batch_size: int, context: int,
               stream: int = 0) -> np.ndarray:
-        tag = 0 if self.split == "train" else 7
+        """The rows of optimiser step ``step``: fresh training rows (both splits draw from
+        the same distribution; only the fixed validation rows of :meth:`windows` differ)."""
         return self.source.train_rows(seed=seed, step=step, batch_size=batch_size,
-                                      context=context, stream=stream + tag * 1_000_003)
+                                      context=context, stream=stream)
 
     def estimate(self, losses: np.ndarray) -> tuple[float, float]:
         """Mean loss and its standard error from per-token losses of :meth:`windows`

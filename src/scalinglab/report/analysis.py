@@ -54,6 +54,8 @@ class Analysis:
     options: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: (what, how it was chosen or measured) rows of the study's design, shown first
+    design: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def is_nd_law(self) -> bool:

@@ -69,6 +69,7 @@ def build_report(
     command: str | None = None,
     n_jobs: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    design: Sequence[tuple[str, str]] = (),
 ) -> Report:
     """Write a self-contained HTML report of a scaling study to ``out``.
 
@@ -79,13 +80,15 @@ def build_report(
     the largest budget and predict it (unless the fit has a backtest). ``approach2``: IsoFLOP
     profiles always (True), never (False) or when the data has IsoFLOP structure (None).
     ``figures_dir``: also save every figure there as PNG and SVG. ``command``: the command
-    line, recorded in the provenance.
+    line, recorded in the provenance. ``design``: (what, how) rows that describe the study's
+    design, shown first.
     """
     target = _check_out(out)
     inputs = load_inputs(data, store=store, fit=fit, curves=curves, study=study)
     analysis = analyse(inputs, law=law, bootstrap=bootstrap, seed=seed, confidence=confidence,
                        compute=compute, backtest=backtest, approach2=approach2, n_jobs=n_jobs,
                        on_progress=on_progress)
+    analysis.design = list(design)
     return write_report(analysis, target, figures_dir=figures_dir,
                         figure_formats=figure_formats, title=title, command=command)
 

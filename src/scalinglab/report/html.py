@@ -215,6 +215,15 @@ def _law_section(a: Analysis) -> str:
     return "\n".join(out)
 
 
+def _design_section(a: Analysis) -> str:
+    """How the study was designed and measured (given by the study, e.g. the demo)."""
+    if not a.design:
+        return ""
+    rows = [[esc(k), esc(v)] for k, v in a.design]
+    return "<h2 id='design'>Study design</h2>" + table(["", "what and how it was measured"],
+                                                       rows, [False, False])
+
+
 def _warnings_section(a: Analysis) -> str:
     warns = list(a.warnings)
     if a.fit is not None:
@@ -402,6 +411,7 @@ def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
     title = title or ("Scaling-law report" + (f": {src}" if src and not src.startswith("<")
                                               else ""))
     sections = [
+        ("design", "Study design", _design_section(a)),
         ("law", "Fitted law", _law_section(a)),
         ("warnings", "Warnings", _warnings_section(a)),
         ("plan", "Plan", _plan_section(a)),
