@@ -4,6 +4,7 @@ forms and synthetic data with known parameters."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -308,3 +309,112 @@ def test_repeated_data_is_warned_about_by_fit_and_isoflop() -> None:
     assert len(warn) == 1 and f"2 of {len(df)} runs" in warn[0] and "2.50 epochs" in warn[0]
     assert "data-constrained" in warn[0]
     assert any(w.startswith("data repetition") for w in isoflop(df).warnings)
+
+
+# ---------------------------------------------------------------- rows named, misfit (issue 11)
+
+
+def _misfit_table(noise: float, lower_top: float = 1.0, seed: int = 0) -> pd.DataFrame:
+    """Chinchilla (Hoffmann) losses at 10 FLOP budgets 1e19 - 1e28 with 5-9 sizes each
+    (D = C / 6N, sizes 1/100 - 100 x the optimum), rows shuffled; the largest budget's losses
+    multiplied by ``lower_top``."""
+    truth = P.CHINCHILLA_HOFFMANN
+    law = get_law("chinchilla")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for C, k in zip(10.0 ** np.arange(19, 29), [5, 7, 9, 6, 8, 7, 5, 9, 6, 9]):
+        n_star, _ = sl.laws.chinchilla_allocation(truth, C)
+        N = n_star * np.logspace(-2, 2, k)
+        y = law.predict(truth, N=N, D=C / (6 * N)) * np.exp(rng.normal(0, noise, k))
+        rows += [{"N": n, "C": C, "D": C / (6 * n), "loss": v} for n, v in zip(N, y)]
+    df = pd.DataFrame(rows).sample(frac=1, random_state=seed).reset_index(drop=True)
+    top = df["C"] == df["C"].max()
+    df.loc[top, "loss"] *= lower_top
+    return df
+
+
+def _named_rows(warning: str) -> set[int]:
+    """The row numbers a warning names ("rows 3, 8, 12" / "row 5")."""
+    m = re.search(r"\brows? ([\d, ]+)", warning)
+    assert m, warning
+    return {int(v) for v in m.group(1).split(",") if v.strip()}
+
+
+def test_warnings_name_the_input_rows_when_points_are_held_out(tmp_path) -> None:
+    # budgets in decreasing C: the 9 runs at 1e21 come first in the file and are held out, so
+    # file row 38 is the 29th fitted point; the warning must say 38
+    df = _isoflop_table(P.CHINCHILLA_HOFFMANN, np.logspace(21, 18, 7), noise=0.003, seed=1)
+    df.loc[37, "loss"] *= 1.15  # row 38 (1-based data row) is far off the law
+    df.index = np.arange(len(df))[::-1] + 100  # index labels are not row numbers
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    for data in (df, str(path)):
+        res = sl.fit(data, "chinchilla", holdout_above=5e20)
+        assert res.backtest["n_test"] == 9
+        out = [w for w in res.warnings if w.startswith("outliers")]
+        assert len(out) == 1 and _named_rows(out[0]) == {38}, res.warnings
+    # without the holdout the same row is named too
+    res = sl.fit(df, "chinchilla")
+    out = [w for w in res.warnings if w.startswith("outliers")]
+    assert len(out) == 1 and _named_rows(out[0]) == {38}, res.warnings
+
+
+def test_no_outlier_verdict_without_residual_degrees_of_freedom() -> None:
+    # 3 parameters on 6 points (3 residual degrees of freedom): two points 4% off the law are
+    # 7-30 MADs from the others, which the former fixed rule (robust z > 6) called outliers;
+    # with so few degrees of freedom the MAD says nothing, so no verdict
+    law = get_law("saturating-power", x="N")
+    N = np.logspace(6, 10, 6)
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        y = law.predict({"L0": 1.8, "x0": 1e5, "alpha": 0.3}, N=N) * np.exp(
+            rng.normal(0, 0.001, 6))
+        y[[1, 3]] *= [1.04, 0.96]
+        res = sl.fit(pd.DataFrame({"N": N, "loss": y}), "saturating-power", x="N")
+        r = np.asarray(res.residuals)
+        z = np.abs(r - np.median(r)) / (1.4826 * np.median(np.abs(r - np.median(r))))
+        assert (z > 6).sum() >= 2  # the old rule would have warned
+        assert not any(w.startswith("outliers") for w in res.warnings), res.warnings
+
+
+def test_misfit_floor_above_losses_and_a_biased_budget() -> None:
+    truth = P.CHINCHILLA_HOFFMANN
+    df = _misfit_table(0.003, lower_top=0.94)
+    top = set(np.flatnonzero(df["C"] == df["C"].max()) + 1)
+    res = sl.fit(df, "chinchilla")
+    # the robust fit keeps to the other budgets: it recovers E
+    assert res.params["E"] == pytest.approx(truth["E"], rel=0.01)
+    floor = [w for w in res.warnings if w.startswith("misfit: the fitted floor E")]
+    assert len(floor) == 1, res.warnings
+    named = _named_rows(floor[0])
+    ratio = df["loss"].to_numpy() / truth["E"]
+    clearly_below = set(np.flatnonzero(ratio < 0.975) + 1)  # >2.5% under the true floor
+    below = set(np.flatnonzero(ratio < 1.0) + 1)
+    assert len(clearly_below) >= 3 and clearly_below <= named <= below and named <= top
+    assert f"lies above {len(named)} observed loss value(s)" in floor[0]
+    biased = [w for w in res.warnings if w.startswith("misfit: budget 1e+28")]
+    assert len(biased) == 1, res.warnings
+    assert _named_rows(biased[0]) == top
+    assert "every observed loss value lies below the fit" in biased[0]
+    pct = float(biased[0].split(" by ")[1].split("%")[0])
+    assert 4.0 < pct < 7.0  # the 6% the losses were lowered by, less what the fit absorbed
+    # neither warning says "not identified"
+    assert not res.unidentified()
+
+
+def test_clean_isoflop_table_gives_no_misfit_or_outliers() -> None:
+    for seed in range(3):
+        res = sl.fit(_misfit_table(0.003, seed=seed), "chinchilla")
+        bad = [w for w in res.warnings if w.startswith(("misfit", "outliers"))]
+        assert not bad, bad
+
+
+def test_budgets_are_groups_only_in_a_budget_design() -> None:
+    from scalinglab.fit.diagnostics import groupings
+
+    (budgets,) = groupings(_misfit_table(0.0))
+    assert len(set(budgets)) == 10 and "budget 1e+28" in set(budgets)
+    scattered = sl.observations.complete(_synthetic_chinchilla(6))  # random N, D: C derived
+    assert groupings(scattered) == []
+    labelled = groupings(_synthetic_chinchilla(6).assign(group=["a", "b"] * 30))
+    assert len(labelled) == 1 and set(labelled[0]) == {"group a", "group b"}

@@ -72,7 +72,7 @@ class IsoFLOPResult:
         }
 
 
-def _budget_groups(C: np.ndarray, rel: float) -> np.ndarray:
+def budget_groups(C: np.ndarray, rel: float) -> np.ndarray:
     """Label runs whose C agree within ``rel`` (relative) as one budget."""
     order = np.argsort(C)
     labels = np.empty(len(C), int)
@@ -119,7 +119,7 @@ def isoflop(data: pd.DataFrame | str, *, budget_tolerance: float = 0.1, min_poin
     df = load_observations(data, columns)
     df = validate(df, ["N", "C", "loss"])
     N, C, L = (df[c].to_numpy(float) for c in ("N", "C", "loss"))
-    labels = _budget_groups(C, budget_tolerance)
+    labels = budget_groups(C, budget_tolerance)
     rows, warns = _profiles(N, C, L, labels, min_points)
     repeated = repetition_warning(df)
     if repeated:

@@ -206,6 +206,8 @@ def fit(
     resamples, each with the full multi-start (percentile intervals at ``confidence``).
     ``holdout_above``: fit on points with C <= this and backtest on the rest.
     ``at_compute``: budgets at which to report the compute-optimal N, D, loss (chinchilla).
+    Warnings that name points name the input table's own 1-based data rows (before
+    ``holdout_above`` drops any), as input errors do.
     """
     t0 = time.perf_counter()
     if loss not in OBJECTIVES:
@@ -219,7 +221,8 @@ def fit(
         raise OptionError("--confidence", f"must be between 0 and 1, got {confidence}")
     law_options = {"x": x, "breaks": breaks}
     lawobj = get_law(law, x=x, breaks=breaks)
-    df = load_observations(data, columns)
+    # warnings name the input's own rows: number them (1-based) before any row is dropped
+    df = load_observations(data, columns).reset_index(drop=True)
     src = str(df.attrs.get("source", "<data>"))
     if y not in df.columns:
         raise InputError(f"missing column {y!r} (the value to fit); the table has "
@@ -248,7 +251,9 @@ def fit(
     params = lawobj.canonical(lawobj.from_internal(info.z))
     with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
         resid = lawobj.log_value(info.z[None, :], X)[0] - logy
-    warnings = diagnostics.check(lawobj, X, logy, w, info, resid)
+    rows = df.index.to_numpy() + 1  # the fitted points' rows in the input table
+    warnings = diagnostics.check(lawobj, X, logy, w, info, resid, rows=rows,
+                                 groups=diagnostics.groupings(df), y=y)
     repeated = repetition_warning(df)
     if repeated:
         warnings.append(repeated)

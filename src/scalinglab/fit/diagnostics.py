@@ -2,19 +2,77 @@
 
 Each check says what it saw and why it matters: a parameter at a bound, an ill-conditioned
 Hessian, too few distinct N or D levels to separate alpha from beta, lack of fit (a systematic
-residual trend or a large spread), points far from the fit, an optimum reached from only one
-start, a gradient that is not zero.
+residual trend or a large spread), points far from the fit, a law that misses part of the data
+(``misfit``), an optimum reached from only one start, a gradient that is not zero. Every
+warning starts with a code word and a colon (``outliers: ...``, ``misfit: ...``).
+
+Rows. Warnings that name points name the input table's own rows: 1-based data rows of the
+table as :func:`scalinglab.observations.load_observations` returned it, before any filtering
+(``holdout_above``), the convention of the input errors of :mod:`scalinglab.observations`.
+:func:`check` gets them in ``rows``; without it, positions in the fitted arrays.
+
+The rules (residuals are ``log(fit) - log(observed)``; ``n`` points, ``p`` parameters):
+
+* Residual scale ``s``: 1.4826 x the median absolute deviation of the residuals about their
+  median (a robust SD), times ``sqrt(n / (n - p))`` because fitted residuals are smaller than
+  the errors by about that factor (the fit absorbs ``p`` degrees of freedom).
+* ``outliers``: only when ``n - p >= 10`` (:data:`OUTLIER_MIN_DOF`); with fewer residual
+  degrees of freedom the MAD of a handful of residuals is itself too uncertain to call any
+  point far (a 3-parameter law on 6 points says nothing here). A point is an outlier when
+  ``|r - median| / s`` exceeds the larger of 6 (the former fixed bar, kept because real
+  sweeps' residuals have heavier tails than Gaussian noise) and the Student-t quantile with
+  ``n - p`` degrees of freedom at a family-wise 0.1% over the ``n`` points (Bonferroni:
+  ``1 - 0.001 / (2 n)``), which raises the bar where ``s`` rests on few degrees of freedom
+  (about 6.5 at ``n - p = 10``, 6 from about 13 on).
+* ``misfit`` (floor): for laws with an irreducible term (a parameter named ``E``: chinchilla,
+  data-constrained, precision; ``L0`` of saturating-power), the observed values the law cannot
+  reach: those below the fitted floor by more than ``max(3 s, 0.5%)`` in log terms, so that
+  noise about a nearly converged run does not count.
+* ``misfit`` (group): a whole group the law misses. Groups are the ``group`` column, and FLOP
+  budgets (runs whose C agree within 10%, as Approach 2 groups them) when the table is laid
+  out by budget: it has N and C and at least 3/4 of its rows lie in IsoFLOP profiles, budgets
+  of 3 or more runs at 3 or more distinct N (otherwise chance clusters of C in a scattered
+  table, or one run repeated over corpora, are no design). A group of ``k >= 3``
+  points (and not the whole table) is flagged when all its residuals have the same sign and
+  their mean exceeds ``max(3 s / sqrt(k), 0.5%)``: three standard errors of a mean of ``k``
+  independent errors (same-signed residuals alone happen by chance with probability
+  ``2^(1-k)``), and at least 0.5%, below which a shift matters little for extrapolation.
+  Like outliers, it needs ``n - p >= 10`` to trust ``s``.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.stats import spearmanr
+from scipy.stats import t as student_t
 
+from scalinglab.fit.approaches import budget_groups
 from scalinglab.fit.optimize import OptimumInfo
 from scalinglab.laws.base import Law
+
+#: outliers are judged only with at least this many residual degrees of freedom (n - p)
+OUTLIER_MIN_DOF = 10
+#: the smallest robust z that makes a point an outlier
+OUTLIER_Z = 6.0
+#: family-wise false-alarm rate of the outlier test over all points (Bonferroni)
+OUTLIER_ALPHA = 1e-3
+#: a misfit must exceed this many residual SDs (of a point: floor; of a group mean: bias)
+MISFIT_Z = 3.0
+#: ... and this much in log terms (0.5%)
+MISFIT_MIN = 0.005
+#: smallest group whose bias is judged
+GROUP_MIN_POINTS = 3
+#: runs whose C agree within this (relative) form one FLOP budget
+BUDGET_TOLERANCE = 0.1
+#: share of the rows that must lie in IsoFLOP profiles (budgets of GROUP_MIN_POINTS runs at as
+#: many distinct N) for budgets to count as groups
+BUDGET_DESIGN_SHARE = 0.75
+#: names of the irreducible term (the value the law tends to at infinite scale)
+FLOOR_PARAMS = ("E", "L0")
 
 
 def distinct_levels(x: np.ndarray, rel: float = 0.01) -> int:
@@ -25,8 +83,112 @@ def distinct_levels(x: np.ndarray, rel: float = 0.01) -> int:
     return int(1 + np.sum(np.diff(lx) > np.log1p(rel)))
 
 
+def residual_scale(residuals: np.ndarray, n_params: int) -> float:
+    """Robust SD of the errors behind fitted residuals: 1.4826 MAD about the median, times
+    ``sqrt(n / (n - p))`` (NaN when ``n <= p``)."""
+    r = np.asarray(residuals, float)
+    n = r.size
+    if n <= n_params:
+        return float("nan")
+    mad = float(np.median(np.abs(r - np.median(r))))
+    return 1.4826 * mad * float(np.sqrt(n / (n - n_params)))
+
+
+def outlier_threshold(n: int, n_params: int) -> float:
+    """The robust z above which a point is an outlier (NaN when ``n - p`` is too small to
+    judge): the larger of :data:`OUTLIER_Z` and the Bonferroni Student-t quantile."""
+    dof = n - n_params
+    if dof < OUTLIER_MIN_DOF:
+        return float("nan")
+    return max(OUTLIER_Z, float(student_t.ppf(1.0 - OUTLIER_ALPHA / (2 * n), dof)))
+
+
+def groupings(df: pd.DataFrame) -> list[np.ndarray]:
+    """The groupings of the rows of ``df`` whose bias :func:`check` judges: one label per row
+    (``"group NAME"`` from a ``group`` column; ``"budget C"`` for the rows of IsoFLOP profiles
+    when the table is laid out by budget, see the module docstring; ``""``: in no group)."""
+    out: list[np.ndarray] = []
+    if "group" in df.columns:
+        out.append(np.array([f"group {g}" for g in df["group"].astype(str)], dtype=object))
+    if {"N", "C"} <= set(df.columns) and len(df):
+        C = pd.to_numeric(df["C"], errors="coerce").to_numpy(float)
+        N = pd.to_numeric(df["N"], errors="coerce").to_numpy(float)
+        if np.all(np.isfinite(C) & (C > 0)) and np.all(np.isfinite(N) & (N > 0)):
+            labels = budget_groups(C, BUDGET_TOLERANCE)
+            names = np.full(len(df), "", dtype=object)
+            for k in np.unique(labels):
+                m = labels == k
+                # a profile: several sizes at one budget (not one run repeated, e.g. per corpus)
+                if m.sum() >= GROUP_MIN_POINTS and distinct_levels(N[m]) >= GROUP_MIN_POINTS:
+                    names[m] = f"budget {float(np.exp(np.mean(np.log(C[m])))):.3g}"
+            profiles = {str(v) for v in names if v}
+            if len(profiles) >= 2 and np.mean(names != "") >= BUDGET_DESIGN_SHARE:
+                out.append(names)
+    return out
+
+
+def _rows(idx: np.ndarray, rows: np.ndarray, most: int = 10) -> str:
+    """``"rows 3, 8, 12"`` for positions ``idx`` of the fitted points (first ``most``)."""
+    nums = sorted(int(rows[i]) for i in idx)
+    text = ", ".join(str(r) for r in nums[:most])
+    more = f", ... ({len(nums)} in all)" if len(nums) > most else ""
+    return f"row{'s' if len(nums) > 1 else ''} {text}{more}"
+
+
+def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
+            rows: np.ndarray, groups: Sequence[np.ndarray], y: str) -> list[str]:
+    """The ``misfit`` warnings: observed values below the fitted floor, biased groups."""
+    out: list[str] = []
+    s = residual_scale(residuals, law.n_params)
+    floor = next((p for p in FLOOR_PARAMS if p in law.param_names), None)
+    if floor is not None:
+        value = float(law.from_internal(z)[floor])
+        margin = max(MISFIT_Z * s, MISFIT_MIN) if np.isfinite(s) else MISFIT_MIN
+        if np.isfinite(value) and value > 0:
+            below = np.flatnonzero(np.log(value) - logy > margin)
+            if below.size:
+                out.append(f"misfit: the fitted floor {floor} = {value:.4g} lies above "
+                           f"{below.size} observed {y} value(s) ({_rows(below, rows)}) by more "
+                           f"than {np.expm1(margin):.1%}; the law cannot reach them")
+    if len(residuals) - law.n_params < OUTLIER_MIN_DOF or not np.isfinite(s):
+        return out  # too few residual degrees of freedom to trust s (as for outliers)
+    for labels in groups:
+        names = [str(v) for v in np.unique(labels) if v != ""]
+        if len(names) < 2:
+            continue
+        for name in names:
+            idx = np.flatnonzero(labels == name)
+            k = idx.size
+            if k < GROUP_MIN_POINTS:
+                continue
+            r = residuals[idx]
+            if not (np.all(r > 0) or np.all(r < 0)):
+                continue
+            mean = float(np.mean(r))
+            limit = max(MISFIT_Z * s / np.sqrt(k), MISFIT_MIN)
+            if abs(mean) > limit:
+                side = "below" if mean > 0 else "above"
+                out.append(f"misfit: {name} ({k} points, {_rows(idx, rows)}): every observed "
+                           f"{y} value lies {side} the fit, by {abs(np.expm1(-mean)):.1%} on "
+                           f"average (more than {np.expm1(limit):.1%} = max(3 x residual SD "
+                           f"{s:.2%} / sqrt({k}), 0.5%)); the law misses this whole group")
+    return out
+
+
 def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: OptimumInfo,
-          residuals: np.ndarray) -> list[str]:
+          residuals: np.ndarray, *, rows: np.ndarray | None = None,
+          groups: Sequence[np.ndarray] = (), y: str = "loss") -> list[str]:
+    """The warnings about a fit of ``law`` to ``X``, ``logy`` (weights ``w``) at ``info``.
+
+    ``residuals``: ``log(fit) - logy``. ``rows``: the input table's 1-based row number of each
+    point (default: positions 1..n), used whenever a warning names points. ``groups``: label
+    arrays (one label per point, see :func:`groupings`) whose groups are checked for bias.
+    ``y``: the name of the fitted value, for the messages.
+    """
+    n = len(logy)
+    rows = np.arange(1, n + 1) if rows is None else np.asarray(rows)
+    if rows.shape != (n,):
+        raise ValueError(f"rows has shape {rows.shape}, expected ({n},)")
     out: list[str] = []
     lo, hi = law.internal_bounds()
     z = info.z
@@ -58,7 +220,7 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
             if k < 3:
                 out.append(f"levels: only {k} distinct {v} level(s) (within 1%); at least 3 "
                            f"are needed to separate the N and D exponents")
-    n, P = len(logy), law.n_params
+    P = law.n_params
     if n < 3 * P:
         out.append(f"few points: {n} points for {P} parameters; intervals will be wide")
     rms = float(np.sqrt(np.average(residuals**2, weights=w)))
@@ -74,14 +236,14 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
             if np.isfinite(rho) and abs(rho) > 0.5 and pval < 1e-3:
                 out.append(f"lack of fit: residuals trend with {v} (Spearman rho {rho:+.2f}, "
                            f"p {pval:.1g}); the law's shape does not match the data")
-    med = float(np.median(residuals))
-    mad = 1.4826 * float(np.median(np.abs(residuals - med)))
-    if mad > 0:
-        far = np.abs(residuals - med) > 6 * mad
-        if far.any():
-            rows = ", ".join(str(int(i) + 1) for i in np.flatnonzero(far)[:10])
-            out.append(f"outliers: {int(far.sum())} point(s) far from the fit (robust z > 6), "
-                       f"rows {rows}")
+    zmax = outlier_threshold(n, P)
+    scale = residual_scale(residuals, P)
+    if np.isfinite(zmax) and scale > 0:
+        far = np.flatnonzero(np.abs(residuals - np.median(residuals)) > zmax * scale)
+        if far.size:
+            out.append(f"outliers: {far.size} point(s) far from the fit (robust z > "
+                       f"{zmax:.3g}, {n - P} residual degrees of freedom), {_rows(far, rows)}")
+    out.extend(_misfit(law, z, logy, residuals, rows, groups, y))
     if not info.converged:
         out.append(f"convergence: gradient norm {info.grad_norm:.2g} at the optimum is not "
                    "small; the optimiser may have stopped early")
