@@ -101,8 +101,11 @@ def test_closed_form_equals_numeric_optimum(params: dict, log10_c: float) -> Non
     numeric = _numeric(pl).optimum(pl.params, C)
     if numeric[3]:  # the optimum is at N = 1 or D = 1: outside the iso-FLOP search range
         return
-    assert numeric[0] == pytest.approx(closed[0], rel=1e-6)
-    assert numeric[1] == pytest.approx(closed[1], rel=1e-6)
+    # the loss agrees to 1e-12; the argmin of a numeric line search is only determined to
+    # about sqrt(machine epsilon) where the loss is flat about its minimum (found by
+    # hypothesis: E=0.5, A=B=10, alpha=beta=0.78125, C=1e21 differs by 1.2e-6 in N)
+    assert numeric[0] == pytest.approx(closed[0], rel=1e-5)
+    assert numeric[1] == pytest.approx(closed[1], rel=1e-5)
     assert numeric[2] == pytest.approx(closed[2], rel=1e-12)
 
 

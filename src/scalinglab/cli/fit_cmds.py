@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -12,8 +13,9 @@ from rich.table import Table
 from scalinglab.console import console, progress
 from scalinglab.errors import OptionError
 from scalinglab.fit import FitResult, compare, envelope, fit, isoflop
+from scalinglab.fit.core import check_fixed
 from scalinglab.jsonio import write_json
-from scalinglab.laws import list_laws
+from scalinglab.laws import get_law, list_laws
 from scalinglab.observations import parse_column_overrides
 
 
@@ -35,15 +37,17 @@ def _fmt(v: float | None) -> str:
 
 def _estimates(title: str, values: dict[str, float],
                intervals: dict[str, tuple[float, float]], level: str,
-               first: str = "quantity") -> Table:
+               first: str = "quantity", fixed: Collection[str] = ()) -> Table:
     t = Table(title=title, title_justify="left")
     t.add_column(first)
     t.add_column("estimate", justify="right")
     if intervals:
         t.add_column(level, justify="right")
     for n, v in values.items():
-        row = [n, _fmt(v)]
-        if intervals:
+        row = [f"{n} (fixed)" if n in fixed else n, _fmt(v)]
+        if intervals and n in fixed:
+            row.append("-")
+        elif intervals:
             lo, hi = intervals.get(n, (None, None))
             row.append(f"{_fmt(lo)} - {_fmt(hi)}")
         t.add_row(*row)
@@ -54,7 +58,7 @@ def print_fit(res: FitResult) -> None:
     """The estimates, intervals, derived quantities, backtest and warnings as rich tables."""
     lvl = f"{res.confidence:.0%} interval"
     console.print(_estimates(f"{res.law.name}: {res.law.formula}", res.params, res.intervals,
-                             lvl, first="parameter"))
+                             lvl, first="parameter", fixed=res.fixed))
     opt = res.optimizer
     console.print(f"objective ({res.loss}, sum over {res.n_points} points): "
                   f"{res.objective:.10g}; {opt.get('n_starts')} starts, "
@@ -81,6 +85,40 @@ def print_fit(res: FitResult) -> None:
         console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
+def _held(law: str, x: str | None, breaks: int | None, fix: list[str] | None,
+          fix_from: Path | None) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """The parameters ``--fix`` and ``--fix-from`` hold, validated (errors name the option), and
+    a record of the ``--fix-from`` fit for the result's provenance.
+
+    ``--fix-from`` takes every parameter of the saved fit that the law being fitted also has
+    (by name); ``--fix NAME=VALUE`` adds parameters or overrides the file's value of one.
+    """
+    if not fix and fix_from is None:
+        return {}, None
+    from scalinglab.plan.source import parse_params
+
+    lawobj = get_law(law, x=x, breaks=breaks)
+    explicit = check_fixed(lawobj, parse_params(",".join(fix), "--fix"), "--fix") if fix else {}
+    held: dict[str, float] = {}
+    origin = None
+    if fix_from is not None:
+        src = FitResult.load(fix_from)
+        shared = {n: src.params[n] for n in lawobj.param_names if n in src.params}
+        if not shared:
+            raise OptionError("--fix-from", f"the {src.law.name!r} fit in {fix_from} has "
+                              f"parameters {', '.join(src.params)}, none of which law "
+                              f"{lawobj.name!r} takes ({', '.join(lawobj.param_names)})")
+        taken = {n: v for n, v in shared.items() if n not in explicit}
+        held = check_fixed(lawobj, taken, "--fix-from")
+        origin = {"fit": str(fix_from), "law": src.law.name, "params": list(held),
+                  "source": src.provenance.get("source"),
+                  "data_hash": src.provenance.get("data_hash"),
+                  "unidentified": src.unidentified()}
+    held.update(explicit)
+    option = "--fix" if explicit else "--fix-from"
+    return check_fixed(lawobj, held, option), origin
+
+
 def fit_cmd(
     data: Annotated[str, typer.Argument(help="CSV/Parquet/JSON(L) table, a run store (.db), "
                                          "or example:NAME (scalinglab data list)")],
@@ -102,17 +140,42 @@ def fit_cmd(
     column: Annotated[list[str] | None, typer.Option(
         help="map a column: STANDARD=NAME, e.g. loss=val_loss (repeatable)")] = None,
     jobs: Annotated[int | None, typer.Option(help="processes for the bootstrap")] = None,
+    fix: Annotated[list[str] | None, typer.Option(
+        help="hold parameters at values, NAME=VALUE,... (repeatable); overrides --fix-from "
+        "for a parameter both give")] = None,
+    fix_from: Annotated[Path | None, typer.Option(
+        help="hold every parameter of this saved fit (scalinglab fit --json) that the law "
+        "also has, at the fit's values")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")
                         ] = None,
 ) -> None:
-    """Fit a scaling law (Approach 3 for chinchilla) with multi-start, bootstrap, diagnostics."""
+    """Fit a scaling law (Approach 3 for chinchilla) with multi-start, bootstrap, diagnostics.
+
+    --fix and --fix-from hold parameters at given values and fit only the
+    others (in the bootstrap too; held parameters get no interval).
+
+    A staged fit, e.g. Muennighoff et al.'s for the data-constrained law:
+    fit E, A, B, alpha, beta (the Chinchilla law) on the runs without
+    repeated data or excess parameters, then RD and RN (R_D*, R_N*) on all
+    runs with those five held:
+
+    scalinglab fit unrepeated.csv --law chinchilla --json stage1.json
+
+    scalinglab fit all.csv --law data-constrained --fix-from stage1.json
+    """
+    held, origin = _held(law, x, breaks, fix, fix_from)
     with progress(disable=bootstrap == 0) as bar:
         task = bar.add_task("bootstrap", total=bootstrap or 1)
         res = fit(_data_arg(data), law, x=x, y=y, breaks=breaks, loss=loss, delta=delta,
                   bootstrap=bootstrap, bootstrap_by=bootstrap_by, seed=seed,
                   confidence=confidence, holdout_above=holdout_above,
                   at_compute=at_compute or (), columns=parse_column_overrides(column),
-                  n_jobs=jobs, on_progress=lambda k: bar.advance(task, k))
+                  n_jobs=jobs, on_progress=lambda k: bar.advance(task, k), fixed=held)
+    if origin is not None:
+        res.provenance["fixed_from"] = origin
+        for w in origin["unidentified"][:1]:
+            res.warnings.append(f"fixed: the values held come from {origin['fit']}, a fit that "
+                                f"warned: {w}")
     print_fit(res)
     if json_out:
         res.save(json_out)
@@ -133,22 +196,53 @@ def laws_cmd() -> None:
 
 def isoflop_cmd(
     data: Annotated[str, typer.Argument(help="table with N, C, loss (or example:NAME)")],
-    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples")] = 0,
+    bootstrap: Annotated[int, typer.Option(
+        help="bootstrap resamples (runs resampled within each budget)")] = 0,
     seed: Annotated[int, typer.Option()] = 0,
     budget_tolerance: Annotated[float, typer.Option(
         help="runs whose C agree within this fraction share a budget")] = 0.1,
+    window: Annotated[str, typer.Option(
+        help="sizes each parabola is fitted to: auto (within 10x of the lowest-loss size), "
+             "all (the whole profile) or K (the lowest and K sizes on each side)")] = "auto",
+    method: Annotated[str, typer.Option(
+        help="parabola (vertex of the window parabola) | akima (minimum of an Akima "
+             "interpolant)")] = "parabola",
+    noise: Annotated[float | None, typer.Option(
+        help="SD of one run's loss (nats) for the lack-of-fit check (default: estimated)")
+                     ] = None,
     column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
     json_out: Annotated[Path | None, typer.Option("--json")] = None,
 ) -> None:
     """Chinchilla Approach 2: IsoFLOP profiles, their minima, N_opt ~ C^a and D_opt ~ C^b."""
     r = isoflop(_data_arg(data), bootstrap=bootstrap, seed=seed,
-                budget_tolerance=budget_tolerance, columns=parse_column_overrides(column))
-    t = Table(title="IsoFLOP minima (D_opt = C / (6 N_opt))", title_justify="left")
-    for c in ("C (FLOPs)", "N_opt", "D_opt", "loss at min"):
-        t.add_column(c, justify="right")
-    for row in zip(r.budgets, r.n_opt, r.d_opt, r.loss_opt, strict=True):
-        t.add_row(*[_fmt(float(v)) for v in row])
+                budget_tolerance=budget_tolerance, window=window, method=method, noise=noise,
+                columns=parse_column_overrides(column))
+    t = Table(title="IsoFLOP minima (D_opt = C / (6 N_opt); window: the N range fitted)",
+              title_justify="left")
+    heads = ["C"] + (["U"] if r.U is not None else []) + [
+        "N_opt", "D_opt", "loss", "window", "RMS"]
+    for c in heads:
+        t.add_column(c, justify="right", no_wrap=True)
+    rms = r.rms_residual if r.rms_residual is not None else np.full(len(r.budgets), np.nan)
+    for k in range(len(r.budgets)):
+        row = [f"{r.budgets[k]:.3g}"] + ([f"{r.U[k]:.3g}"] if r.U is not None else [])
+        row += [f"{r.n_opt[k]:.3g}", f"{r.d_opt[k]:.3g}", f"{r.loss_opt[k]:.4g}"]
+        lo, hi = r.windows[k]
+        row += [f"{lo:.2g}-{hi:.2g}", "-" if not np.isfinite(rms[k]) else f"{rms[k]:.2g}"]
+        t.add_row(*row)
     console.print(t)
+    rule = {"auto": "sizes within 10x of the lowest-loss size",
+            "all": "the whole profile"}.get(str(r.window),
+                                            f"the lowest-loss size and {r.window} on each side")
+    how = ("the minimum of an Akima interpolant of the mean loss per size in ln N (the "
+           "window's parabola only judges the fit)" if r.method == "akima"
+           else "the vertex of a parabola in ln N over a window")
+    console.print(f"minimum per budget (method {r.method}): {how}; window {r.window}: {rule}",
+                  highlight=False)
+    if r.noise is not None:
+        src = "given" if noise is not None else "estimated from the default window's residuals"
+        console.print(f"noise (SD of one run's loss): {r.noise:.3g} nats, {src}",
+                      highlight=False)
     j = r.to_json()
     ai = f" ({_fmt(j['a_interval'][0])} - {_fmt(j['a_interval'][1])})" if j["a_interval"] else ""
     bi = f" ({_fmt(j['b_interval'][0])} - {_fmt(j['b_interval'][1])})" if j["b_interval"] else ""

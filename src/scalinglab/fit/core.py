@@ -5,15 +5,25 @@ multi-start optimiser (:mod:`scalinglab.fit.optimize`), checks the result
 (:mod:`scalinglab.fit.diagnostics`), optionally bootstraps it (every resample gets the full
 multi-start; resampling whole runs when the table has a ``run_id`` with repeated values, or
 groups on request) and backtests it on the points above a compute threshold.
+
+Fixed parameters (``fixed={"E": 1.69}``, ``scalinglab fit --fix E=1.69``) are held at the given
+values: the optimiser and every bootstrap resample fit only the others
+(:func:`scalinglab.fit.optimize.hold`), the diagnostics judge only the others (no bound or
+collapse warning, no Hessian column for a held parameter), the held ones get no interval and the
+result records them (``FitResult.fixed``). Derived quantities use all parameters. This is how a
+staged fit is written: fit some parameters on one subset, then hold them and fit the rest on
+another (see :func:`fit`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +33,7 @@ from scalinglab import __version__
 from scalinglab.errors import FitError, InputError, OptionError
 from scalinglab.fit import diagnostics
 from scalinglab.fit.objectives import OBJECTIVES
-from scalinglab.fit.optimize import multistart
+from scalinglab.fit.optimize import full_internal, hold, multistart
 from scalinglab.fit.result import FitResult
 from scalinglab.laws import Law, chinchilla_allocation, get_law
 from scalinglab.observations import data_hash, load_observations, repetition_warning, validate
@@ -36,22 +46,78 @@ def _prepare(df: pd.DataFrame, law: Law, y: str) -> tuple[np.ndarray, np.ndarray
     return X, logy, w
 
 
+def check_fixed(law: Law, fixed: Mapping[str, float] | None,
+                option: str = "fixed=") -> dict[str, float]:
+    """The parameters of ``law`` to hold, validated, in the law's parameter order.
+
+    Each name must be a parameter of ``law`` and each value a finite number within the
+    parameter's allowed range (positive for scale parameters, which are fitted as logs); at
+    least one parameter must stay free. Otherwise an :class:`OptionError` naming ``option``
+    (``fixed=`` from the API, ``--fix`` / ``--fix-from`` from the command line) that lists the
+    law's parameters.
+    """
+    if not fixed:
+        return {}
+    takes = f"law {law.name!r} takes {', '.join(law.param_names)}"
+    unknown = [str(k) for k in fixed if k not in law.param_names]
+    if unknown:
+        raise OptionError(option, f"law {law.name!r} has no parameter(s) "
+                          f"{', '.join(unknown)}; it takes {', '.join(law.param_names)}")
+    out: dict[str, float] = {}
+    for p in law.params:
+        if p.name not in fixed:
+            continue
+        try:
+            v = float(fixed[p.name])
+        except (TypeError, ValueError):
+            raise OptionError(option, f"value of {p.name} is not a number: "
+                              f"{fixed[p.name]!r}; {takes}") from None
+        if not math.isfinite(v):
+            raise OptionError(option, f"{p.name} must be a finite number, got {v}; {takes}")
+        positive = p.log and p.lower <= 0
+        if v < p.lower or v > p.upper or (positive and v <= 0):
+            rng = f"{'(' if positive else '['}{p.lower:g}, {p.upper:g}]".replace("inf]", "inf)")
+            raise OptionError(option, f"{p.name} = {v:g} is outside its allowed range {rng}; "
+                              f"{takes}")
+        out[p.name] = v
+    if len(out) == law.n_params:
+        raise OptionError(option, f"would hold every parameter of law {law.name!r} "
+                          f"({', '.join(law.param_names)}); leave at least one to fit")
+    return out
+
+
+def _natural(law: Law, z: np.ndarray, held: Mapping[str, float]) -> dict[str, float]:
+    """Natural-unit parameters at the full internal vector ``z``, in canonical form; held
+    parameters keep exactly the values given (a canonical form that would move them is not
+    applied)."""
+    p = law.from_internal(z)
+    if not held:
+        return law.canonical(p)
+    p.update(held)
+    c = law.canonical(p)
+    return c if all(c[k] == v for k, v in held.items()) else p
+
+
 def _fit_arrays(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-                delta: float, refine_top: int, polish_top: int) -> np.ndarray:
-    """One full multi-start fit on arrays; natural-unit parameter vector (NaN on failure)."""
+                delta: float, refine_top: int, polish_top: int,
+                fixed: Mapping[str, float] | None = None) -> np.ndarray:
+    """One full multi-start fit on arrays, the ``fixed`` parameters held; natural-unit vector
+    of all the law's parameters (NaN on failure)."""
+    held = dict(fixed or {})
+    fitlaw = hold(law, held)
     try:
-        grid = law.start_grid(X, np.exp(logy))
-        info = multistart(law, X, logy, w, kind, delta, grid, refine_top, polish_top)
+        grid = fitlaw.start_grid(X, np.exp(logy))
+        info = multistart(fitlaw, X, logy, w, kind, delta, grid, refine_top, polish_top)
     except FitError:
         return np.full(law.n_params, np.nan)
-    p = law.canonical(law.from_internal(info.z))
+    p = _natural(law, full_internal(fitlaw, info.z), held)
     return np.array([p[n] for n in law.param_names])
 
 
 def _bootstrap_chunk(args: tuple) -> np.ndarray:
-    law, X, logy, w, kind, delta, refine_top, polish_top, index_sets = args
+    law, X, logy, w, kind, delta, refine_top, polish_top, fixed, index_sets = args
     return np.array([_fit_arrays(law, X[:, idx], logy[idx], w[idx], kind, delta, refine_top,
-                                 polish_top) for idx in index_sets])
+                                 polish_top, fixed) for idx in index_sets])
 
 
 def bootstrap_indices(n: int, units: np.ndarray | None, R: int, seed: int) -> list[np.ndarray]:
@@ -71,8 +137,12 @@ def bootstrap_indices(n: int, units: np.ndarray | None, R: int, seed: int) -> li
 def run_bootstrap(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
                   delta: float, R: int, seed: int, units: np.ndarray | None = None,
                   n_jobs: int | None = None, refine_top: int = 8, polish_top: int = 1,
-                  on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+                  on_progress: Callable[[int], None] | None = None,
+                  fixed: Mapping[str, float] | None = None) -> np.ndarray:
     """Bootstrap draws ``(R, P)`` in natural units (rows that failed are NaN).
+
+    ``fixed``: parameters held in every resample (validated by :func:`check_fixed`); their
+    columns of the draws are the held values.
 
     Every resample gets the full grid scan; the batched refinement keeps the best 8 starts and
     the polish the best one (measured on Chinchilla resamples: the same optimum as 32/4 in
@@ -85,7 +155,8 @@ def run_bootstrap(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind
     chunks = [index_sets[i::n_chunks] for i in range(n_chunks)]
     # chunks are interleaved: put the results back in resample order
     order = np.concatenate([np.arange(R)[i::n_chunks] for i in range(n_chunks)])
-    tasks = [(law, X, logy, w, kind, delta, refine_top, polish_top, c) for c in chunks]
+    tasks = [(law, X, logy, w, kind, delta, refine_top, polish_top, dict(fixed or {}), c)
+             for c in chunks]
     parts: list[np.ndarray] = []
     if n_jobs > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as ex:
@@ -198,6 +269,7 @@ def fit(
     polish_top: int = 2,
     n_jobs: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    fixed: Mapping[str, float] | None = None,
 ) -> FitResult:
     """Fit ``law`` to an observation table (a DataFrame or a file path).
 
@@ -208,6 +280,27 @@ def fit(
     ``at_compute``: budgets at which to report the compute-optimal N, D, loss (chinchilla).
     Warnings that name points name the input table's own 1-based data rows (before
     ``holdout_above`` drops any), as input errors do.
+
+    ``fixed``: ``{name: value}`` of parameters to hold at those values (natural units); only the
+    others are fitted, in the main fit and in every bootstrap resample. Held parameters get no
+    interval and no bound/collapse warning, are left out of the Hessian check and are recorded
+    in ``FitResult.fixed``; derived quantities (``a``, ``b``, ``G``, ``N_opt``...) use all
+    parameters. Intervals are conditional on the held values (their own uncertainty is not
+    propagated). An unknown name, a value that is not finite or outside the law's range, or
+    holding every parameter is an :class:`OptionError` naming ``fixed=``.
+
+    A staged fit holds what an earlier fit on another subset found. Muennighoff et al.'s
+    data-constrained law (2023) is fitted in two stages: E, A, B, alpha and beta on runs without
+    repetition (the Chinchilla law, to which the data-constrained law reduces when D <= U and
+    N is at most the compute-optimal size for U), then the repetition scales RD (R_D*) and
+    RN (R_N*) on all runs with those five held::
+
+        res1 = fit(df[df["D"] <= df["U"]], "chinchilla")
+        res2 = fit(df, "data-constrained",
+                   fixed={k: res1.params[k] for k in ("E", "A", "B", "alpha", "beta")})
+
+    (command line: ``scalinglab fit ... --json stage1.json`` then ``scalinglab fit ... --law
+    data-constrained --fix-from stage1.json``).
     """
     t0 = time.perf_counter()
     if loss not in OBJECTIVES:
@@ -221,6 +314,8 @@ def fit(
         raise OptionError("--confidence", f"must be between 0 and 1, got {confidence}")
     law_options = {"x": x, "breaks": breaks}
     lawobj = get_law(law, x=x, breaks=breaks)
+    held = check_fixed(lawobj, fixed)
+    fitlaw = hold(lawobj, held)  # the law in the free parameters (lawobj when none is held)
     # warnings name the input's own rows: number them (1-based) before any row is dropped
     df = load_observations(data, columns).reset_index(drop=True)
     src = str(df.attrs.get("source", "<data>"))
@@ -242,18 +337,21 @@ def fit(
         if len(test) == 0:
             raise OptionError("--holdout-above", f"no point has C > {holdout_above:g} "
                               f"(largest C is {df['C'].max():g})")
-    if len(df) < lawobj.n_params:
+    if len(df) < fitlaw.n_params:
+        held_note = f"; {', '.join(held)} held" if held else ""
         raise FitError(f"{src}: {len(df)} point(s) to fit but law {lawobj.name!r} has "
-                       f"{lawobj.n_params} parameters ({', '.join(lawobj.param_names)})")
+                       f"{fitlaw.n_params} parameters to fit ({', '.join(fitlaw.param_names)}"
+                       f"{held_note})")
     X, logy, w = _prepare(df, lawobj, y)
-    grid = lawobj.start_grid(X, np.exp(logy))
-    info = multistart(lawobj, X, logy, w, loss, delta, grid, refine_top, polish_top)
-    params = lawobj.canonical(lawobj.from_internal(info.z))
+    grid = fitlaw.start_grid(X, np.exp(logy))
+    info = multistart(fitlaw, X, logy, w, loss, delta, grid, refine_top, polish_top)
+    info = replace(info, z=full_internal(fitlaw, info.z))  # all of lawobj's parameters
+    params = _natural(lawobj, info.z, held)
     with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
         resid = lawobj.log_value(info.z[None, :], X)[0] - logy
     rows = df.index.to_numpy() + 1  # the fitted points' rows in the input table
     warnings = diagnostics.check(lawobj, X, logy, w, info, resid, rows=rows,
-                                 groups=diagnostics.groupings(df), y=y)
+                                 groups=diagnostics.groupings(df), y=y, fixed=held)
     repeated = repetition_warning(df)
     if repeated:
         warnings.append(repeated)
@@ -277,10 +375,12 @@ def fit(
         units, unit_name = _units(df, bootstrap_by)
         t1 = time.perf_counter()
         draws = run_bootstrap(lawobj, X, logy, w, loss, delta, bootstrap, seed, units, n_jobs,
-                              max(1, refine_top // 2), max(1, polish_top // 2), on_progress)
+                              max(1, refine_top // 2), max(1, polish_top // 2), on_progress,
+                              held)
         ok = np.all(np.isfinite(draws), axis=1)
         for i, n in enumerate(lawobj.param_names):
-            intervals[n] = _percentile(draws[:, i], confidence)
+            if n not in held:  # a held parameter has no interval
+                intervals[n] = _percentile(draws[:, i], confidence)
         dd = [_derived(lawobj, dict(zip(lawobj.param_names, d, strict=True)), at_compute)
               for d in draws[ok]]
         for k in derived:
@@ -306,7 +406,7 @@ def fit(
         "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,
                     "confidence": confidence, "holdout_above": holdout_above, "y": y,
                     "refine_top": refine_top, "polish_top": polish_top,
-                    "columns": dict(columns or {})},
+                    "columns": dict(columns or {}), "fixed": dict(held)},
     }
     return FitResult(
         law=lawobj, law_options=law_options, params=params, objective=info.objective,
@@ -316,5 +416,5 @@ def fit(
         optimizer={"n_starts": info.n_starts, "n_refined": info.n_refined,
                    "n_at_best": info.n_at_best, "converged": info.converged,
                    "grad_norm": info.grad_norm, "seconds": t_fit},
-        bootstrap=boot, conventions=conventions, provenance=provenance,
+        bootstrap=boot, conventions=conventions, provenance=provenance, fixed=held,
     )

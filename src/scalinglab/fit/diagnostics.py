@@ -6,6 +6,11 @@ residual trend or a large spread), points far from the fit, a law that misses pa
 (``misfit``), an optimum reached from only one start, a gradient that is not zero. Every
 warning starts with a code word and a colon (``outliers: ...``, ``misfit: ...``).
 
+Held parameters (``fit(..., fixed=...)``) are not judged: no bound or collapse warning, no
+column in the Hessian whose conditioning is checked, and ``p`` below counts only the fitted
+parameters (a held one absorbs no degree of freedom). A held floor is still compared with the
+observed values (``misfit``), as the held floor.
+
 Rows. Warnings that name points name the input table's own rows: 1-based data rows of the
 table as :func:`scalinglab.observations.load_observations` returned it, before any filtering
 (``holdout_above``), the convention of the input errors of :mod:`scalinglab.observations`.
@@ -43,7 +48,7 @@ The rules (residuals are ``log(fit) - log(observed)``; ``n`` points, ``p`` param
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -136,10 +141,13 @@ def _rows(idx: np.ndarray, rows: np.ndarray, most: int = 10) -> str:
 
 
 def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
-            rows: np.ndarray, groups: Sequence[np.ndarray], y: str) -> list[str]:
-    """The ``misfit`` warnings: observed values below the fitted floor, biased groups."""
+            rows: np.ndarray, groups: Sequence[np.ndarray], y: str,
+            fixed: Collection[str] = ()) -> list[str]:
+    """The ``misfit`` warnings: observed values below the fitted (or held) floor, biased
+    groups. ``fixed``: the held parameters (they absorb no degree of freedom)."""
     out: list[str] = []
-    s = residual_scale(residuals, law.n_params)
+    n_fit = law.n_params - sum(n in fixed for n in law.param_names)
+    s = residual_scale(residuals, n_fit)
     floor = next((p for p in FLOOR_PARAMS if p in law.param_names), None)
     if floor is not None:
         value = float(law.from_internal(z)[floor])
@@ -147,10 +155,11 @@ def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
         if np.isfinite(value) and value > 0:
             below = np.flatnonzero(np.log(value) - logy > margin)
             if below.size:
-                out.append(f"misfit: the fitted floor {floor} = {value:.4g} lies above "
+                how = "held" if floor in fixed else "fitted"
+                out.append(f"misfit: the {how} floor {floor} = {value:.4g} lies above "
                            f"{below.size} observed {y} value(s) ({_rows(below, rows)}) by more "
                            f"than {np.expm1(margin):.1%}; the law cannot reach them")
-    if len(residuals) - law.n_params < OUTLIER_MIN_DOF or not np.isfinite(s):
+    if len(residuals) - n_fit < OUTLIER_MIN_DOF or not np.isfinite(s):
         return out  # too few residual degrees of freedom to trust s (as for outliers)
     for labels in groups:
         names = [str(v) for v in np.unique(labels) if v != ""]
@@ -177,13 +186,16 @@ def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
 
 def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: OptimumInfo,
           residuals: np.ndarray, *, rows: np.ndarray | None = None,
-          groups: Sequence[np.ndarray] = (), y: str = "loss") -> list[str]:
+          groups: Sequence[np.ndarray] = (), y: str = "loss",
+          fixed: Collection[str] = ()) -> list[str]:
     """The warnings about a fit of ``law`` to ``X``, ``logy`` (weights ``w``) at ``info``.
 
     ``residuals``: ``log(fit) - logy``. ``rows``: the input table's 1-based row number of each
     point (default: positions 1..n), used whenever a warning names points. ``groups``: label
     arrays (one label per point, see :func:`groupings`) whose groups are checked for bias.
-    ``y``: the name of the fitted value, for the messages.
+    ``y``: the name of the fitted value, for the messages. ``fixed``: names of parameters held
+    at given values (``info.z`` still holds all of ``law``'s internal coordinates); they are not
+    judged (see the module docstring).
     """
     n = len(logy)
     rows = np.arange(1, n + 1) if rows is None else np.asarray(rows)
@@ -192,7 +204,10 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
     out: list[str] = []
     lo, hi = law.internal_bounds()
     z = info.z
-    for p, zi, a, b in zip(law.params, z, lo, hi, strict=True):
+    free = np.array([n not in fixed for n in law.param_names])
+    for p, zi, a, b, f in zip(law.params, z, lo, hi, free, strict=True):
+        if not f:
+            continue
         span = max(abs(zi), 1.0)
         if (np.isfinite(a) and zi - a <= 1e-6 * span) or (np.isfinite(b) and b - zi <= 1e-6 * span):
             bound = p.lower if np.isfinite(a) and zi - a <= 1e-6 * span else p.upper
@@ -204,7 +219,7 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
                        "or a wider range of scale)")
     with np.errstate(all="ignore"):
         _, J = law.log_value_and_jac(z[None, :], X)
-    J = np.where(np.isfinite(J[0]), J[0], 0.0)
+    J = np.where(np.isfinite(J[0]), J[0], 0.0)[:, free]
     H = J.T @ (J * w[:, None])
     try:
         cond = float(np.linalg.cond(H))
@@ -220,7 +235,7 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
             if k < 3:
                 out.append(f"levels: only {k} distinct {v} level(s) (within 1%); at least 3 "
                            f"are needed to separate the N and D exponents")
-    P = law.n_params
+    P = int(free.sum())  # the fitted parameters
     if n < 3 * P:
         out.append(f"few points: {n} points for {P} parameters; intervals will be wide")
     rms = float(np.sqrt(np.average(residuals**2, weights=w)))
@@ -243,7 +258,7 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
         if far.size:
             out.append(f"outliers: {far.size} point(s) far from the fit (robust z > "
                        f"{zmax:.3g}, {n - P} residual degrees of freedom), {_rows(far, rows)}")
-    out.extend(_misfit(law, z, logy, residuals, rows, groups, y))
+    out.extend(_misfit(law, z, logy, residuals, rows, groups, y, fixed))
     if not info.converged:
         out.append(f"convergence: gradient norm {info.grad_norm:.2g} at the optimum is not "
                    "small; the optimiser may have stopped early")

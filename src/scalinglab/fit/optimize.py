@@ -13,6 +13,12 @@
 4. For ``huber-likelihood``, alternate the parameter step (a Huber fit with ``delta sigma``) with
    a one-dimensional minimisation over ``log sigma``, to a relative change of 1e-13.
 
+Fixed parameters (``fit(..., fixed={"E": 1.69})``): :func:`hold` wraps the law in a
+:class:`Held` law whose parameters are the free ones only. Every step above then works on the
+free internal coordinates: the start grid is the product of the free parameters' start values,
+and the held values are inserted (in internal coordinates) before the law is evaluated, their
+Jacobian columns dropped. :meth:`Held.expand` gives the full internal vector back.
+
 Everything is deterministic: the grid is fixed, ties are broken by grid order.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +49,67 @@ class OptimumInfo:
     n_at_best: int  # refined starts that ended within 1e-9 (relative) of the best objective
     converged: bool
     grad_norm: float
+
+
+@dataclass
+class Held(Law):
+    """``base`` with the parameters in ``values`` held at those values (natural units): a law
+    in the remaining (free) parameters, with ``base``'s name, variables and bounds.
+
+    Predictions and Jacobians are ``base``'s at the full internal vector (free coordinates
+    and the held ones, see :meth:`expand`), the held parameters' Jacobian columns left out.
+    """
+
+    base: Law
+    values: dict[str, float]
+
+    def __post_init__(self) -> None:
+        b = self.base
+        self.name, self.formula, self.reference = b.name, b.formula, b.reference
+        self.variables = b.variables
+        held = [i for i, p in enumerate(b.params) if p.name in self.values]
+        self._free = np.array([i for i in range(b.n_params) if i not in held], int)
+        self._held = np.array(held, int)
+        self._held_z = np.array([b.params[i].to_internal(self.values[b.params[i].name])
+                                 for i in held], float)
+        self.params = tuple(b.params[i] for i in self._free)
+
+    def expand(self, z: np.ndarray) -> np.ndarray:
+        """Free internal coordinates ``(..., F)`` to the base law's ``(..., P)``."""
+        z = np.asarray(z)
+        out = np.empty((*z.shape[:-1], self.base.n_params),
+                       dtype=z.dtype if z.dtype.kind == "f" else float)
+        out[..., self._free] = z
+        out[..., self._held] = self._held_z
+        return out
+
+    def value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v, j = self.base.value_and_jac(self.expand(z), X)
+        return v, j[..., self._free]
+
+    def log_value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lv, j = self.base.log_value_and_jac(self.expand(z), X)
+        return lv, j[..., self._free]
+
+    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
+        return self.base.log_value(self.expand(z), X)
+
+    def derived(self, params: Mapping[str, float]) -> dict[str, float]:
+        return self.base.derived({**self.values, **params})
+
+    def data_init(self, X: np.ndarray, y: np.ndarray) -> dict[str, tuple[float, ...]]:
+        return {k: v for k, v in self.base.data_init(X, y).items() if k not in self.values}
+
+
+def hold(law: Law, values: Mapping[str, float] | None) -> Law:
+    """``law`` with the parameters in ``values`` held (a :class:`Held` law); ``law`` itself
+    when nothing is held. Names must be parameters of ``law`` (checked by the caller)."""
+    return Held(law, dict(values)) if values else law
+
+
+def full_internal(law: Law, z: np.ndarray) -> np.ndarray:
+    """The full internal vector of the law behind ``law`` (``z`` itself unless held)."""
+    return law.expand(z) if isinstance(law, Held) else np.asarray(z)
 
 
 def grid_objective(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, grid: np.ndarray,

@@ -5,7 +5,12 @@ Serialises to the JSON documented for ``scalinglab fit --json``::
     {"law", "law_options", "params": {name: value}, "objective", "loss", "delta", "sigma",
      "n_points", "intervals": {name: [lo, hi]}, "confidence", "derived": {...},
      "derived_intervals": {...}, "warnings": [...], "draws": {name: [...]},
-     "backtest": {...} | null, "optimizer": {...}, "conventions": {...}, "provenance": {...}}
+     "backtest": {...} | null, "optimizer": {...}, "conventions": {...}, "provenance": {...},
+     "fixed": {name: value}}
+
+``fixed`` lists the parameters held at given values (``fit(..., fixed=...)``, ``scalinglab fit
+--fix``); ``params`` has them too, ``intervals`` does not, and their columns of ``draws`` are
+the held values. Files written before the field existed read back with ``fixed`` empty.
 
 and back (:meth:`FitResult.load`), so plans and reports can be made from a saved fit.
 """
@@ -47,6 +52,8 @@ class FitResult:
     bootstrap: dict[str, Any] = field(default_factory=dict)
     conventions: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: parameters held at given values (not fitted), natural units
+    fixed: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ use
     def unidentified(self) -> list[str]:
@@ -87,6 +94,7 @@ class FitResult:
             "draws": draws,
             "conventions": self.conventions,
             "provenance": self.provenance,
+            "fixed": self.fixed,
         })
 
     def save(self, path: str | Path) -> None:
@@ -116,6 +124,16 @@ class FitResult:
                 raise InputError(f"draws must give {', '.join(law.param_names)} as equal-length "
                                  f"lists of numbers ({exc!r})", source=source,
                                  column="draws") from exc
+        try:
+            fixed = {str(k): float(v) for k, v in (d.get("fixed") or {}).items()}
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise InputError(f"fixed must map parameter names to numbers ({exc})",
+                             source=source, column="fixed") from exc
+        unknown = [k for k in fixed if k not in law.param_names]
+        if unknown:
+            raise InputError(f"fixed names {', '.join(unknown)}, not parameters of law "
+                             f"{law.name!r} ({', '.join(law.param_names)})", source=source,
+                             column="fixed")
         res = d.get("residuals")
         return cls(
             law=law, params=params, objective=float(d.get("objective") or np.nan),
@@ -132,7 +150,7 @@ class FitResult:
             backtest=d.get("backtest"), optimizer=dict(d.get("optimizer") or {}),
             bootstrap=dict(d.get("bootstrap") or {}),
             conventions=dict(d.get("conventions") or {}),
-            provenance=dict(d.get("provenance") or {}),
+            provenance=dict(d.get("provenance") or {}), fixed=fixed,
         )
 
     @classmethod

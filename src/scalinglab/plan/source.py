@@ -79,24 +79,25 @@ class PlanLaw:
         return f"{self.law.name} ({ps}){extra}"
 
 
-def parse_params(text: str) -> dict[str, float]:
-    """``"E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"`` -> dict (``OptionError`` on bad text)."""
+def parse_params(text: str, option: str = "--params") -> dict[str, float]:
+    """``"E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"`` -> dict (``OptionError`` naming
+    ``option`` on bad text)."""
     out: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         if "=" not in part:
-            raise OptionError("--params", f"expected NAME=VALUE pairs separated by commas, "
+            raise OptionError(option, f"expected NAME=VALUE pairs separated by commas, "
                               f"got {part!r}")
         k, v = (s.strip() for s in part.split("=", 1))
         if k in out:
-            raise OptionError("--params", f"parameter {k!r} given twice")
+            raise OptionError(option, f"parameter {k!r} given twice")
         try:
             out[k] = float(v)
         except ValueError:
-            raise OptionError("--params", f"value of {k!r} is not a number: {v!r}") from None
+            raise OptionError(option, f"value of {k!r} is not a number: {v!r}") from None
     if not out:
-        raise OptionError("--params", "no parameters given")
+        raise OptionError(option, "no parameters given")
     return out
 
 
