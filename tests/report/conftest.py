@@ -39,18 +39,18 @@ TINY_PNG = _tiny_png()
 
 
 def isoflop_table(budgets: tuple[float, ...] = BUDGETS, sizes: int = 7, noise: float = 0.003,
-                  seed: int = 0) -> pd.DataFrame:
-    """Runs at each budget over sizes 1/8x..8x the true optimum, loss from the true law with
-    multiplicative noise."""
+                  seed: int = 0, span: float = 8.0, scale: float = 1.0) -> pd.DataFrame:
+    """Runs at each budget over sizes 1/span x .. span x the true optimum, loss from the true
+    law (times ``scale``) with multiplicative noise."""
     law = get_law("chinchilla")
     rng = np.random.default_rng(seed)
     rows = []
     for C in budgets:
         n0, _ = chinchilla_allocation(TRUE, C)
-        for f in np.geomspace(1 / 8, 8, sizes):
+        for f in np.geomspace(1 / span, span, sizes):
             N = float(n0 * f)
             D = C / (6 * N)
-            loss = float(law.predict(TRUE, N=N, D=D)) * (1 + rng.normal(0, noise))
+            loss = scale * float(law.predict(TRUE, N=N, D=D)) * (1 + rng.normal(0, noise))
             rows.append({"N": N, "D": D, "C": C, "loss": loss, "run_id": f"r{len(rows)}"})
     df = pd.DataFrame(rows)
     df.attrs["conventions"] = {"N": "total parameters (synthetic)", "C": "6 N D",
@@ -95,6 +95,25 @@ def make_store(path: Path, budgets: tuple[float, ...] = (1e15, 3e15, 1e16),
 @pytest.fixture(scope="session")
 def iso_df() -> pd.DataFrame:
     return isoflop_table()
+
+
+@pytest.fixture(scope="session")
+def wide_iso_df() -> pd.DataFrame:
+    """Profiles over a factor 4096 in N (13 sizes, a factor 2 apart): the default window (sizes
+    within 10x of the lowest-loss size) holds 7 of them."""
+    return isoflop_table(BUDGETS[::2], sizes=13, span=64.0, noise=0.002)
+
+
+@pytest.fixture(scope="session")
+def u_iso_df() -> pd.DataFrame:
+    """Two unique-token counts U at each of three budgets: six profiles, two per C (the
+    second U's losses 3% higher)."""
+    one = isoflop_table(BUDGETS[::2], sizes=9, span=16.0, noise=0.002).assign(U=1e9)
+    two = isoflop_table(BUDGETS[::2], sizes=9, span=16.0, noise=0.002, seed=1,
+                        scale=1.03).assign(U=3e9)
+    df = pd.concat([one, two], ignore_index=True)
+    df["run_id"] = [f"r{i}" for i in range(len(df))]
+    return df
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from scalinglab.fit.approaches import isoflop
 from scalinglab.laws import get_law
 from scalinglab.report import (
     Analysis,
@@ -29,6 +30,7 @@ from scalinglab.report import (
     residual_figure,
     save_figures,
 )
+from scalinglab.report.analysis import assign_budgets, isoflop_members
 
 
 def by_gid(fig: Figure, gid: str) -> list:
@@ -106,6 +108,109 @@ def test_isoflop_figure_has_one_minimum_and_parabola_per_budget(iso_analysis: An
     runs = by_gid(fig, "isoflop-runs")
     assert sum(len(r.get_offsets()) for r in runs) == 35  # every run sits in its budget
     assert fig.axes[0].get_xscale() == "log"
+
+
+def _default_window(N: np.ndarray, L: np.ndarray) -> tuple[float, float]:
+    """The sizes ``window="auto"`` fits, from the runs themselves: those within a factor 10 of
+    the lowest-loss size (at least one neighbour each side), as (smallest, largest)."""
+    sizes = np.unique(N)
+    mean = np.array([L[N == n].mean() for n in sizes])
+    i = int(np.argmin(mean))
+    near = np.flatnonzero(np.abs(np.log(sizes / sizes[i])) <= np.log(10) + 1e-9)
+    return float(sizes[min(near[0], i - 1)]), float(sizes[max(near[-1], i + 1)])
+
+
+def test_isoflop_parabola_is_drawn_over_its_window_only(wide_iso_df: pd.DataFrame) -> None:
+    df = wide_iso_df
+    iso = isoflop(df)
+    assert iso.method == "parabola" and iso.window == "auto" and len(iso.budgets) == 3
+    # no three-size fallback here: each parabola is the window's
+    assert not [w for w in iso.warnings if "no minimum inside its window" in w]
+    fig = isoflop_figure(df, iso)
+    parabolas = [a for a in by_gid(fig, "parabola") if isinstance(a, Line2D)]
+    assert len(parabolas) == 3
+    star = one_line(fig, "minima")
+    runs = by_gid(fig, "isoflop-runs")
+    for k, (c, line) in enumerate(zip(iso.budgets, parabolas, strict=True)):
+        at = np.isclose(df["C"], c)
+        N, L = df["N"].to_numpy(float)[at], df["loss"].to_numpy(float)[at]
+        lo, hi = _default_window(N, L)
+        assert N.min() < lo / 4 and hi * 4 < N.max()  # the window is well inside the profile
+        x = np.asarray(line.get_xdata(), float)
+        assert x.min() == pytest.approx(lo, rel=1e-9) and x.max() == pytest.approx(hi, rel=1e-9)
+        assert iso.windows[k] == pytest.approx((lo, hi), rel=1e-9)
+        assert np.allclose(line.get_ydata(), np.polyval(iso.parabolas[k], np.log(x)))
+        # the star is a point of its budget's curve
+        j = int(np.argmin(np.abs(np.log(x / star.get_xdata()[k]))))
+        assert x[j] == pytest.approx(iso.n_opt[k], rel=1e-12)
+        assert line.get_ydata()[j] == pytest.approx(star.get_ydata()[k], rel=1e-12)
+        # runs outside the window are hollow (transparent face), those inside filled
+        face = runs[k].get_facecolors()
+        inside = (N >= lo * (1 - 1e-9)) & (N <= hi * (1 + 1e-9))
+        assert len(face) == len(N) and inside.sum() == 7
+        assert np.array_equal(face[:, 3] > 0, inside)
+
+
+@pytest.mark.parametrize("window", ["all", 2])
+def test_isoflop_parabola_follows_the_window_rule(wide_iso_df: pd.DataFrame, window) -> None:
+    iso = isoflop(wide_iso_df, window=window)
+    assert not [w for w in iso.warnings if "no minimum inside its window" in w]
+    lines = [a for a in by_gid(isoflop_figure(wide_iso_df, iso), "parabola")
+             if isinstance(a, Line2D)]
+    for c, line in zip(iso.budgets, lines, strict=True):
+        at = np.isclose(wide_iso_df["C"], c)
+        N, L = wide_iso_df["N"].to_numpy(float)[at], wide_iso_df["loss"].to_numpy(float)[at]
+        sizes = np.sort(N)
+        i = int(np.argmin(L[np.argsort(N)]))
+        lo, hi = (sizes[0], sizes[-1]) if window == "all" else (sizes[i - 2], sizes[i + 2])
+        x = np.asarray(line.get_xdata(), float)
+        assert (x.min(), x.max()) == pytest.approx((lo, hi), rel=1e-9)
+
+
+def test_isoflop_akima_draws_only_the_minima(wide_iso_df: pd.DataFrame) -> None:
+    iso = isoflop(wide_iso_df, method="akima")
+    fig = isoflop_figure(wide_iso_df, iso)
+    # the result's parabolas only judged the fit: their vertices are not the minima
+    assert not [a for a in by_gid(fig, "parabola") if isinstance(a, Line2D)]
+    star = one_line(fig, "minima")
+    assert np.allclose(star.get_xdata(), iso.n_opt) and np.allclose(star.get_ydata(),
+                                                                     iso.loss_opt)
+    assert "Akima" in star.get_label()
+    assert sum(len(r.get_offsets()) for r in by_gid(fig, "isoflop-runs")) == len(wide_iso_df)
+
+
+def test_isoflop_budgets_split_by_u_keep_their_own_runs(u_iso_df: pd.DataFrame) -> None:
+    df = u_iso_df
+    iso = isoflop(df)
+    assert iso.U is not None and len(iso.budgets) == 6
+    assert len(np.unique(iso.budgets)) == 3  # two budgets at each C
+    members = isoflop_members(df, iso)
+    assert (members >= 0).all()
+    assert np.array_equal(iso.U[members], df["U"].to_numpy(float))
+    assert np.allclose(iso.budgets[members], df["C"].to_numpy(float))
+    # by C alone (as before U), both U's runs land on the first budget of their C
+    by_c = assign_budgets(df["C"].to_numpy(float), iso.budgets)
+    assert np.array_equal(by_c, assign_budgets(df["C"].to_numpy(float), iso.budgets,
+                                               budget_U=None, U=df["U"].to_numpy(float)))
+    assert len(np.unique(by_c)) == 3
+    fig = isoflop_figure(df, iso)
+    runs = by_gid(fig, "isoflop-runs")
+    assert len(runs) == 6
+    assert len([a for a in by_gid(fig, "parabola") if isinstance(a, Line2D)]) == 6
+    for k, r in enumerate(runs):
+        mine = df[np.isclose(df["C"], iso.budgets[k]) & (df["U"] == iso.U[k])]
+        got = np.asarray(r.get_offsets())
+        assert len(got) == len(mine) == 9
+        assert np.allclose(np.sort(got[:, 1]), np.sort(mine["loss"].to_numpy(float)))
+        assert r.get_label() == f"C = {iso.budgets[k]:.2e}, U = {iso.U[k]:.2e}"
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sum("U = " in t for t in labels) == 6
+    # without U the same runs make three budgets, and no budget is labelled with a U
+    plain = isoflop(df.drop(columns="U"))
+    assert plain.U is None and len(plain.budgets) == 3
+    fig = isoflop_figure(df.drop(columns="U"), plain)
+    assert [len(r.get_offsets()) for r in by_gid(fig, "isoflop-runs")] == [18, 18, 18]
+    assert not [r for r in by_gid(fig, "isoflop-runs") if "U =" in r.get_label()]
 
 
 # ---------------------------------------------------------------- allocation

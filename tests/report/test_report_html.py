@@ -167,3 +167,75 @@ def test_headline_flags_an_unidentified_fit_and_shows_the_true_entropy(iso_df) -
     banner = page.index('id="not-identified"')
     assert banner < page.index('class="headline"')
     assert "Not identified." in page and 'class="card unidentified"' in page
+
+
+def _approach2(page: str) -> str:
+    return page[page.index("id='approach2'"):page.index("id='figures'")]
+
+
+def test_approach2_states_its_method_window_and_residuals(wide_iso_df: pd.DataFrame) -> None:
+    from dataclasses import replace
+    from html import escape
+
+    from scalinglab.fit.approaches import isoflop
+
+    a = analyse(load_inputs(wide_iso_df), bootstrap=0, backtest=False)
+    iso = a.isoflop
+    assert iso is not None and (iso.method, iso.window) == ("parabola", "auto")
+    assert iso.noise is not None and iso.rms_residual is not None
+    page = render_html(a, {})
+    sec = _approach2(page)
+    assert "a parabola in ln N per budget" not in page
+    assert "Method parabola" in sec and "window auto" in sec
+    assert "within a factor 10 of the lowest-loss size" in sec
+    assert "three-size fallback" in sec and "99.9% point of F" in sec
+    assert f"{num(iso.noise, 3)} nats (estimated" in sec
+    for k in range(len(iso.budgets)):  # each budget's window, RMS residual and RMS / noise
+        lo, hi = iso.windows[k]
+        assert f"{num(lo, 3)} – {num(hi, 3)}" in sec
+        assert (f'<td class="num">{num(iso.rms_residual[k], 3)}</td><td class="num">'
+                f"{num(iso.rms_residual[k] / iso.noise, 3)}</td><td>–</td>") in sec
+    assert not iso.warnings and "Approach 2 warnings" not in sec  # none to list
+    assert "(listed under Approach 2)" not in page
+
+    akima = render_html(replace(a, isoflop=isoflop(wide_iso_df, method="akima", window=2)), {})
+    sec = _approach2(akima)
+    assert "Method akima" in sec and "Akima interpolant" in sec
+    assert "window 2: the lowest-loss size and 2 size(s) on each side" in sec
+    assert "window N range (judges the fit)" in sec
+
+    # the whole profile: the parabola misfits the wide profiles, and the report says which
+    whole = isoflop(wide_iso_df, window="all")
+    lack = [w for w in whole.warnings if ": lack of fit:" in w]
+    assert lack and len(lack) == len(whole.warnings)
+    page = render_html(replace(a, isoflop=whole), {})
+    sec = _approach2(page)
+    assert "window all: the whole profile" in sec
+    assert all(escape(w) in sec for w in lack)
+    n = len(lack)
+    summary = f"{n} budget{'s' if n > 1 else ''} with lack of fit"
+    assert f"Approach 2 warnings: {summary}." in sec
+    assert sec.count("<td>lack of fit</td>") == n
+    assert f"Approach 2: {summary} (listed under Approach 2)" in page
+
+
+def test_approach2_lists_budgets_split_by_u_and_those_left_out(u_iso_df: pd.DataFrame) -> None:
+    # a budget whose runs all lie below its optimum: its lowest loss is at its largest size
+    top = u_iso_df[(u_iso_df["C"] == 1e19) & (u_iso_df["U"] == 1e9)].sort_values("N")
+    short = top.iloc[:4].assign(C=3e19, run_id=lambda d: d["run_id"] + "s")
+    short["D"] = short["C"] / (6 * short["N"])
+    df = pd.concat([u_iso_df, short], ignore_index=True)
+    a = analyse(load_inputs(df), bootstrap=0, backtest=False)
+    iso = a.isoflop
+    assert iso is not None and iso.U is not None and len(iso.budgets) == 6
+    page = render_html(a, {})
+    sec = _approach2(page)
+    assert "6 FLOP budgets; budgets are split by unique tokens U (2 values)" in sec
+    assert "<th>U (unique tokens)</th>" in sec
+    assert sec.count(f'<td class="num">{num(1e9)}</td>') == 3
+    assert sec.count(f'<td class="num">{num(3e9)}</td>') == 3
+    summary = ("1 budget left out (minimum outside the sizes tried, or too few sizes), budgets "
+               "split by unique tokens U")
+    assert f"Approach 2 warnings: {summary}." in sec
+    assert "budget 3e+19 (U 1e+09): the lowest loss is at the largest size" in sec
+    assert f"Approach 2: {summary} (listed under Approach 2)" in page

@@ -9,7 +9,8 @@
   10% of runs by C) and predicts it;
 * Approach 2 (IsoFLOP profiles) when the data has IsoFLOP structure: at least 2 budgets with a
   usable profile that together hold at least half of the runs (``approach2=None``, the
-  default), or always/never (``True``/``False``);
+  default), or always/never (``True``/``False``); a run belongs to a budget by its C, and by
+  (C, U) when the budgets are split by unique tokens U (:func:`isoflop_members`);
 * Approach 1 and Kaplan's frontier L(C) (``scalinglab.fit.envelope``) when there are curves;
 * the plan: compute-optimal N, D and loss with intervals at each budget (default 100x the
   largest C in the data).
@@ -64,16 +65,41 @@ class Analysis:
 
 
 def assign_budgets(C: np.ndarray, budgets: np.ndarray,
-                   tolerance: float = BUDGET_TOLERANCE) -> np.ndarray:
-    """Index of the budget each run belongs to (nearest in log C, within the tolerance), or -1."""
+                   tolerance: float = BUDGET_TOLERANCE, *, U: np.ndarray | None = None,
+                   budget_U: np.ndarray | None = None) -> np.ndarray:
+    """Index of the budget each run belongs to (nearest in log C, within the tolerance), or -1.
+
+    With ``budget_U`` (one unique-token count per budget, as ``IsoFLOPResult.U`` holds when
+    budgets are split by U), a run belongs only to a budget of its own U (``U``, one per run;
+    a missing U, NaN, matches a budget whose U is NaN), so two budgets at one C keep their own
+    runs."""
     C = np.asarray(C, float)
     b = np.asarray(budgets, float)
     if len(b) == 0:
         return np.full(len(C), -1)
-    dist = np.abs(np.log(C)[:, None] - np.log(b)[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.abs(np.log(C)[:, None] - np.log(b)[None, :])
+    if budget_U is not None:
+        bu = np.asarray(budget_U, float)[None, :]
+        u = (np.full(len(C), np.nan) if U is None else np.asarray(U, float))[:, None]
+        same = np.isclose(u, bu, rtol=1e-9, atol=0) | (np.isnan(u) & np.isnan(bu))
+        dist = np.where(same, dist, np.inf)
+    dist = np.where(np.isnan(dist), np.inf, dist)
     k = np.argmin(dist, axis=1)
     ok = dist[np.arange(len(C)), k] <= np.log1p(tolerance) + 1e-9
     return np.where(ok, k, -1)
+
+
+def isoflop_members(observations: pd.DataFrame, iso: IsoFLOPResult,
+                    tolerance: float = BUDGET_TOLERANCE) -> np.ndarray:
+    """The budget of ``iso`` each run of the table belongs to (-1: none): by C, and by (C, U)
+    when the budgets are split by unique tokens (``iso.U``; the table's ``U`` column)."""
+    C = pd.to_numeric(observations["C"], errors="coerce").to_numpy(float)
+    if iso.U is None:
+        return assign_budgets(C, iso.budgets, tolerance)
+    U = (pd.to_numeric(observations["U"], errors="coerce").to_numpy(float)
+         if "U" in observations.columns else None)
+    return assign_budgets(C, iso.budgets, tolerance, U=U, budget_U=iso.U)
 
 
 def holdout_threshold(C: np.ndarray, n_params: int,
@@ -124,8 +150,8 @@ def _attach_sizes(res: FitResult, obs: pd.DataFrame) -> None:
             p["N"] = float(N[m][0])
 
 
-def _isoflop_structure(obs_C: np.ndarray, iso: IsoFLOPResult) -> tuple[bool, str]:
-    members = assign_budgets(obs_C, iso.budgets)
+def _isoflop_structure(obs: pd.DataFrame, iso: IsoFLOPResult) -> tuple[bool, str]:
+    members = isoflop_members(obs, iso)
     share = float(np.mean(members >= 0))
     ok = len(iso.budgets) >= 2 and share >= 0.5
     return ok, (f"{len(iso.budgets)} budget(s) with a usable IsoFLOP profile hold "
@@ -199,7 +225,7 @@ def analyse(inputs: ReportInputs, *, law: str | None = None, bootstrap: int = 10
                 iso = isoflop(obs, confidence=confidence, budget_tolerance=BUDGET_TOLERANCE)
                 a.notes.append("Approach 2: no bootstrap resample had 2 usable profiles; "
                                "its exponents are shown without intervals")
-            ok, why = _isoflop_structure(obs["C"].to_numpy(float), iso)
+            ok, why = _isoflop_structure(obs, iso)
             if ok or approach2:
                 a.isoflop = iso
             else:

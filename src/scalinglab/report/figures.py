@@ -7,7 +7,8 @@ nothing is kept in global state, no display is needed, and the process-wide back
 
 * :func:`loss_compute_figure`: loss vs compute, runs coloured by N, the compute-efficient
   frontier (Kaplan et al. Fig. 1 style) and the fitted law's compute-optimal loss;
-* :func:`isoflop_figure`: IsoFLOP profiles with their fitted parabolas and minima (Approach 2);
+* :func:`isoflop_figure`: IsoFLOP profiles with their minima and the parabolas over the
+  windows they were fitted to (Approach 2);
 * :func:`allocation_figure`: N_opt and D_opt vs C (Approaches 1, 2, 3) with intervals, and the
   plan;
 * :func:`contour_figure`: the fitted L(N, D) with the compute-optimal allocation line;
@@ -42,7 +43,7 @@ from scalinglab.fit.approaches import EnvelopeResult, IsoFLOPResult
 from scalinglab.fit.result import FitResult
 from scalinglab.laws import chinchilla_allocation
 from scalinglab.plan import ComputePlan, optimal_allocation
-from scalinglab.report.analysis import Analysis, assign_budgets, plan_law_of
+from scalinglab.report.analysis import Analysis, isoflop_members, plan_law_of
 
 CMAP = "viridis"
 _UNITS = {"N": "parameters", "D": "tokens", "C": "FLOPs"}
@@ -59,9 +60,12 @@ FIGURES: dict[str, tuple[str, str]] = {
         "compute-optimal allocation."),
     "isoflop": (
         "IsoFLOP profiles (Approach 2)",
-        "Runs grouped by FLOP budget; a parabola in ln N is fitted to the loss of each budget "
-        "and its minimum (star) is that budget's compute-optimal model size "
-        "(Hoffmann et al. 2022, Sec. 3.2, Fig. 3)."),
+        "Runs grouped by FLOP budget (and by unique tokens U where the budgets are split by "
+        "U); each budget's minimum (star) is its compute-optimal model size (Hoffmann et al. "
+        "2022, Sec. 3.2, Fig. 3). Each curve is a parabola in ln N fitted to the sizes in a "
+        "window around the budget's lowest loss, drawn over those sizes only (hollow runs lie "
+        "outside them; with the Akima method only the minima are drawn); the method and window "
+        "used are stated under Approach 2."),
     "allocation": (
         "Compute-optimal N and D vs compute",
         "N_opt(C) and D_opt(C) from the fitted law (Approach 3, shaded: bootstrap interval), "
@@ -248,35 +252,89 @@ def loss_compute_figure(observations: pd.DataFrame, *, curves: pd.DataFrame | No
     return _tidy(fig)
 
 
+_U_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
+_U_STYLES = ("-", "--", "-.", ":")
+
+
+def _same_u(a: float, b: float) -> bool:
+    return (np.isnan(a) and np.isnan(b)) or bool(np.isclose(a, b, rtol=1e-9, atol=0))
+
+
 def isoflop_figure(observations: pd.DataFrame, iso: IsoFLOPResult, *,
                    conventions: Mapping[str, str] | None = None) -> Figure:
-    """IsoFLOP profiles: runs per budget (loss vs N), fitted parabolas and their minima."""
+    """IsoFLOP profiles: runs per budget (loss vs N), fitted parabolas and their minima.
+
+    Each budget's parabola (gid ``"parabola"``) is drawn over the sizes it was fitted to
+    (``iso.windows[k]``: its window, or the 3 sizes around the lowest loss where the window's
+    vertex fell outside it), so its minimum (star, gid ``"minima"``) lies on it; runs outside
+    those sizes are drawn hollow. With ``method="akima"`` the result holds no curve through the
+    minimum (its parabola only judged the fit): only the minima are drawn. When budgets are
+    split by unique tokens (``iso.U``), runs belong to a budget by (C, U), each budget is
+    labelled with its U, and each U has its own marker and line style.
+    """
     if len(iso.budgets) == 0:
         raise NoFigure("no IsoFLOP profile")
-    N, C, L = (_col(observations, c) for c in ("N", "C", "loss"))
-    member = assign_budgets(C, iso.budgets)
+    N, L = _col(observations, "N"), _col(observations, "loss")
+    member = isoflop_members(observations, iso)
     fig, (ax,) = _figure()
     norm = _lognorm(iso.budgets)
     cmap = matplotlib.colormaps["plasma"]
+    akima = iso.method == "akima"
+    has_windows = len(iso.windows) == len(iso.budgets)
+    us: list[float] = []
+    if iso.U is not None:  # distinct U values, NaN last
+        for u in sorted(np.asarray(iso.U, float), key=lambda v: (np.isnan(v), v)):
+            if not any(_same_u(u, v) for v in us):
+                us.append(float(u))
+    hollow = False
     for k, (b, p) in enumerate(zip(iso.budgets, iso.parabolas, strict=True)):
         col = cmap(0.85 * norm(b))
         m = member == k
-        ax.scatter(N[m], L[m], color=col, s=18, edgecolors="black", linewidths=0.25, zorder=3,
-                   gid="isoflop-runs")
-        lx = np.log(N[m]) if m.any() else np.log([iso.n_opt[k] / 3, iso.n_opt[k] * 3])
-        pad = 0.08 * (lx.max() - lx.min() + 1e-9)
-        x = np.linspace(lx.min() - pad, lx.max() + pad, 80)
-        ax.plot(np.exp(x), np.polyval(p, x), color=col, lw=1.3, gid="parabola")
+        marker, style, label = "o", "-", None
+        if iso.U is not None:
+            u = float(iso.U[k])
+            j = next(i for i, v in enumerate(us) if _same_u(u, v))
+            marker, style = _U_MARKERS[j % len(_U_MARKERS)], _U_STYLES[j % len(_U_STYLES)]
+            label = f"C = {_fmt(b)}, U = {'missing' if np.isnan(u) else _fmt(u)}"
+        if has_windows:
+            lo, hi = (float(v) for v in iso.windows[k])
+            inside = (N[m] >= lo * (1 - 1e-6)) & (N[m] <= hi * (1 + 1e-6))
+        else:  # a result without windows: the whole profile, as before
+            inside = np.ones(int(m.sum()), bool)
+            lx = np.log(N[m]) if m.any() else np.log([iso.n_opt[k] / 3, iso.n_opt[k] * 3])
+            pad = 0.08 * (lx.max() - lx.min() + 1e-9)
+            lo, hi = float(np.exp(lx.min() - pad)), float(np.exp(lx.max() + pad))
+        hollow |= bool((~inside).any())
+        face = np.array([col if i else (1.0, 1.0, 1.0, 0.0) for i in inside]).reshape(-1, 4)
+        edge = np.array([(0.0, 0.0, 0.0, 1.0) if i else col for i in inside]).reshape(-1, 4)
+        ax.scatter(N[m], L[m], marker=marker, facecolors=face, edgecolors=edge, s=18,
+                   linewidths=np.where(inside, 0.25, 0.9), zorder=3, gid="isoflop-runs",
+                   label=label)
+        if akima:
+            continue
+        x = np.geomspace(lo, hi, 80)
+        if lo < iso.n_opt[k] < hi:  # the minimum itself is a point of the curve
+            x = np.insert(x, int(np.searchsorted(x, iso.n_opt[k])), iso.n_opt[k])
+        ax.plot(x, np.polyval(p, np.log(x)), color=col, lw=1.3, ls=style, gid="parabola")
+    how = ("the minimum of an Akima interpolant (not drawn)" if akima
+           else "the vertex of the parabola over its window")
     ax.plot(iso.n_opt, iso.loss_opt, linestyle="none", marker="*", ms=13, color="tab:red",
             markeredgecolor="black", markeredgewidth=0.6, zorder=5, gid="minima",
-            label=f"minimum of each profile ({len(iso.budgets)} budgets)")
+            label=f"minimum of each profile ({len(iso.budgets)} budgets): {how}")
+    if hollow:
+        ax.scatter([], [], marker="o", facecolors="none", edgecolors="0.3", s=18,
+                   linewidths=0.9, label="hollow: runs outside the window (whose parabola "
+                   "judges the fit)" if akima else "hollow: runs outside the sizes fitted")
     ax.set_xscale("log")
     ax.set_xlabel(axis_label("N", conventions))
     ax.set_ylabel(axis_label("loss", conventions))
-    ax.set_title("IsoFLOP profiles (Approach 2)")
+    ax.set_title("IsoFLOP profiles (Approach 2" + (", budgets split by U)" if iso.U is not None
+                                                   else ")"))
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax,
                  label=axis_label("C", conventions, 40).replace("C (", "budget C (", 1))
-    ax.legend(loc="upper right", fontsize=8)
+    n_entries = len(ax.get_legend_handles_labels()[1])
+    ax.legend(loc="upper right", fontsize=7 if n_entries > 6 else 8,
+              ncols=2 if n_entries > 10 else 1)
     return _tidy(fig)
 
 

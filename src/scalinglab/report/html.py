@@ -17,10 +17,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from scalinglab import __version__
-from scalinglab.report.analysis import Analysis
+from scalinglab.fit.approaches import (
+    LACK_OF_FIT_FLOOR,
+    LACK_OF_FIT_LEVEL,
+    WINDOW_FACTOR,
+    IsoFLOPResult,
+)
+from scalinglab.report.analysis import Analysis, isoflop_members
 from scalinglab.report.figures import FIGURES, figure_bytes
 
 CSS = """
@@ -231,8 +239,7 @@ def _warnings_section(a: Analysis) -> str:
     if a.backtest_fit is not None and a.backtest_fit is not a.fit:
         warns += [f"backtest fit: {w}" for w in a.backtest_fit.warnings]
     if a.isoflop is not None and a.isoflop.warnings:
-        warns.append(f"Approach 2: {len(a.isoflop.warnings)} budget(s) skipped or doubtful "
-                     "(listed under Approach 2)")
+        warns.append(f"Approach 2: {_iso_warning_summary(a.isoflop)} (listed under Approach 2)")
     for p in a.plans:
         warns += [f"plan: {w}" for w in p.warnings]
     notes = list(a.inputs.notes) + list(a.notes)
@@ -292,13 +299,96 @@ def _backtest_section(a: Analysis) -> str:
                       table(["", ""], rows)])
 
 
+def _iso_name(iso: IsoFLOPResult, k: int) -> str:
+    """Budget k's name as the Approach 2 warnings write it (``budget 1e+18 (U 3e+09)``)."""
+    u = None if iso.U is None else float(iso.U[k])
+    return f"budget {float(iso.budgets[k]):.3g}" + ("" if u is None else f" (U {u:.3g})")
+
+
+def _iso_kind(w: str) -> str:
+    """What an Approach 2 warning is about: "left out", "lack of fit", "fallback", "U", ""."""
+    if ": lack of fit:" in w:
+        return "lack of fit"
+    if "no minimum inside its window" in w:
+        return "fallback"
+    if w.startswith("budget ") and ("budget left out" in w or "; skipped" in w):
+        return "left out"
+    if "split by unique tokens U" in w:
+        return "U"
+    return ""
+
+
+def _iso_warning_summary(iso: IsoFLOPResult) -> str:
+    """``"2 budgets with lack of fit, 1 budget left out, budgets split by U"``."""
+    kinds = [_iso_kind(w) for w in iso.warnings]
+    parts = []
+    for kind, text in (("left out", "left out (minimum outside the sizes tried, or too few "
+                                    "sizes)"),
+                       ("lack of fit", "with lack of fit"),
+                       ("fallback", "with the three-size fallback")):
+        n = kinds.count(kind)
+        if n:
+            parts.append(f"{n} budget{'s' if n > 1 else ''} {text}")
+    if "U" in kinds:
+        parts.append("budgets split by unique tokens U")
+    n = kinds.count("")
+    if n:
+        parts.append(f"{n} other warning{'s' if n > 1 else ''}")
+    return ", ".join(parts)
+
+
+def _window_rule(window: Any) -> str:
+    if window == "auto":
+        return (f"the sizes within a factor {WINDOW_FACTOR:g} of the lowest-loss size, and at "
+                "least its neighbour on each side, cut off at the ends of the profile")
+    if window == "all":
+        return "the whole profile"
+    return f"the lowest-loss size and {window} size(s) on each side"
+
+
 def _approach2_section(a: Analysis) -> str:
     iso = a.isoflop
     if iso is None:
         return ""
-    rows = [[num(c), num(n), num(d), num(lo)]
-            for c, n, d, lo in zip(iso.budgets, iso.n_opt, iso.d_opt, iso.loss_opt, strict=True)]
     lvl = f"{iso.confidence:.0%}"
+    n = len(iso.budgets)
+    rms = (np.asarray(iso.rms_residual, float) if iso.rms_residual is not None
+           else np.full(n, np.nan))
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for k in range(n):
+        for w in iso.warnings:
+            if w.startswith(_iso_name(iso, k) + ":") and _iso_kind(w) in ("lack of fit",
+                                                                          "fallback"):
+                flags[k].append({"lack of fit": "lack of fit",
+                                 "fallback": "three-size fallback"}[_iso_kind(w)])
+    has_windows = len(iso.windows) == n
+    # the noise each budget was judged against: floored at a fraction of its lowest loss
+    lowest = np.asarray(iso.loss_opt, float).copy()
+    obs = a.inputs.observations
+    if obs is not None and {"C", "loss"} <= set(obs.columns):
+        member = isoflop_members(obs, iso)
+        L = pd.to_numeric(obs["loss"], errors="coerce").to_numpy(float)
+        for k in range(n):
+            if (member == k).any():
+                lowest[k] = float(np.nanmin(L[member == k]))
+    sd = (np.maximum(iso.noise, LACK_OF_FIT_FLOOR * lowest) if iso.noise is not None
+          else np.full(n, np.nan))
+    rows = []
+    for k in range(n):
+        row = [num(iso.budgets[k])]
+        if iso.U is not None:
+            row.append(num(iso.U[k]))
+        row += [num(iso.n_opt[k]), num(iso.d_opt[k]), num(iso.loss_opt[k])]
+        row.append(f"{num(iso.windows[k][0], 3)} – {num(iso.windows[k][1], 3)}"
+                   if has_windows else "–")
+        row.append(num(rms[k], 3))
+        row.append(num(rms[k] / sd[k], 3))
+        row.append(esc(", ".join(flags[k])) or "–")
+        rows.append(row)
+    heads = (["budget C (FLOPs)"] + (["U (unique tokens)"] if iso.U is not None else [])
+             + ["N_opt", "D_opt", "loss at the minimum",
+                "N range fitted" if iso.method != "akima" else "window N range (judges the fit)",
+                "RMS residual (nats)", "RMS / noise", "flag"])
 
     def exp_text(pw: Any) -> str:
         s = num(pw.exponent)
@@ -306,15 +396,46 @@ def _approach2_section(a: Analysis) -> str:
             s += f" ({lvl} interval {interval(pw.exponent_interval)})"
         return s
 
+    rule = _window_rule(iso.window)
+    if iso.method == "akima":
+        how = ("each budget's minimum is the minimum of an Akima interpolant of the mean loss "
+               "per size over ln N, between the two sizes adjacent to the lowest loss; a "
+               f"parabola in ln N over a window (window {esc(iso.window)}: {esc(rule)}) only "
+               "judges the fit")
+    else:
+        how = ("each budget's minimum is the vertex of a parabola in ln N fitted by least "
+               f"squares to the runs in a window around its lowest loss (window "
+               f"{esc(iso.window)}: {esc(rule)}); where that vertex falls outside the window, "
+               "the parabola through the 3 sizes around the lowest loss is used instead "
+               "(three-size fallback)")
+    split = (f"; budgets are split by unique tokens U ({len(np.unique(iso.U))} values): each "
+             "(C, U) is a profile of its own" if iso.U is not None else "")
+    if iso.noise is not None:
+        # the result does not record whether the noise was given; the lack-of-fit warnings
+        # say so, and the report's own analysis never gives one
+        given = any(_iso_kind(w) == "lack of fit" and ", given);" in w for w in iso.warnings)
+        src = ("given" if given else "estimated from the default window's residuals of all "
+               "budgets, the median over budgets")
+        bar = ("χ²(the budget's degrees of freedom) / those degrees of freedom" if given
+               else "F(the budget's degrees of freedom, those of the estimate)")
+        judge = (f"<p>Lack of fit: each budget's window parabola's RMS residual (over its "
+                 f"residual degrees of freedom) against the noise, the SD of one run's loss: "
+                 f"{num(iso.noise, 3)} nats ({src}), floored at {LACK_OF_FIT_FLOOR:.1%} of "
+                 f"the budget's lowest loss. A budget is flagged when (RMS / noise)² exceeds "
+                 f"the {LACK_OF_FIT_LEVEL:.1%} point of {bar}.</p>")
+    else:
+        judge = ("<p>Lack of fit: not judged (too few budgets with residual degrees of freedom "
+                 "to estimate the noise from); the RMS residuals are shown as they are.</p>")
     out = ["<h2 id='approach2'>Approach 2: IsoFLOP profiles</h2>",
-           f"<p>{len(iso.budgets)} FLOP budgets; a parabola in ln N per budget, its minimum "
-           f"N_opt, D_opt = C/(6 N_opt). Power laws: N_opt ∝ C<sup>a</sup>, a = "
-           f"{exp_text(iso.N_fit)}; D_opt ∝ C<sup>b</sup>, b = {exp_text(iso.D_fit)}.</p>",
-           table(["budget C (FLOPs)", "N_opt", "D_opt", "loss at the minimum"], rows,
-                 [True] * 4)]
+           f"<p>{n} FLOP budgets{split}. Method {esc(iso.method)}: {how}. A budget whose lowest "
+           f"loss is at its smallest or largest size is left out. D_opt = C/(6 N_opt). Power "
+           f"laws: N_opt ∝ C<sup>a</sup>, a = {exp_text(iso.N_fit)}; D_opt ∝ C<sup>b</sup>, "
+           f"b = {exp_text(iso.D_fit)}.</p>",
+           judge,
+           table(heads, rows, [True] * (len(heads) - 1) + [False])]
     if iso.warnings:
-        out.append(f"<details><summary>{len(iso.warnings)} budget(s) skipped or doubtful"
-                   f"</summary>{_list(iso.warnings, 'warn')}</details>")
+        out.append(f"<p>Approach 2 warnings: {esc(_iso_warning_summary(iso))}.</p>"
+                   + _list(iso.warnings, "warn"))
     if a.envelope is not None:
         j = a.envelope.to_json()
         out += ["<h3>Approach 1: envelope of the learning curves</h3>",
