@@ -149,3 +149,14 @@ def test_names_and_errors() -> None:
     info = get_source("synthetic:quanta").info()
     assert info["entropy_rate"] == pytest.approx(get_source("synthetic:quanta").entropy_rate())
     assert info["name"] == "synthetic:quanta" and len(info["sha256"]) == 64
+
+
+def test_data_corpora_lists_every_builtin_with_the_true_entropy(cli) -> None:
+    code, out, err = cli("data", "corpora")
+    assert code == 0, err
+    flat = " ".join(out.split())
+    for name in ("kjv", "shakespeare", "stdlib", "gcide", "synthetic:quanta"):
+        assert name in flat
+    assert "4,145,380 bytes" in flat  # the KJV's size, as the data README states it
+    assert "synthetic:quanta: entropy rate 0.744791 nats/token (exact); Monte Carlo 0.74" in flat
+    assert "over 1e6 tokens" in flat
