@@ -14,6 +14,7 @@ from scalinglab.console import console, progress
 from scalinglab.errors import OptionError
 from scalinglab.fit import FitResult, compare, envelope, fit, isoflop
 from scalinglab.fit.core import check_fixed
+from scalinglab.fit.profile import resolve_names
 from scalinglab.jsonio import write_json
 from scalinglab.laws import get_law, list_laws
 from scalinglab.observations import parse_column_overrides
@@ -54,11 +55,49 @@ def _estimates(title: str, values: dict[str, float],
     return t
 
 
+def _profiled_estimates(res: FitResult) -> Table:
+    """The parameter table of a profiled fit: estimate, bootstrap interval (marked "not
+    informative" where the profile says the parameter is not identified) and the profile
+    interval, or "not identified" with the range over which the profile is flat."""
+    lvl = f"{res.confidence:.0%}"
+    t = Table(title=f"{res.law.name}: {res.law.formula}", title_justify="left")
+    for c, j in (("parameter", "left"), ("estimate", "right")):
+        t.add_column(c, justify=j)
+    if res.intervals:
+        t.add_column(f"bootstrap {lvl}", justify="right")
+    t.add_column(f"profile {lvl}", justify="right")
+    for n, v in res.params.items():
+        e = res.identification.get(n)
+        flat = e is not None and e.get("status") != "identified"
+        row = [f"{n} (fixed)" if n in res.fixed else n, _fmt(v)]
+        if res.intervals:
+            lo, hi = res.intervals.get(n, (None, None))
+            row.append("-" if lo is None else f"{_fmt(lo)} - {_fmt(hi)}"
+                       + (" [yellow](not informative)[/]" if flat else ""))
+        if e is None:
+            row.append("-")
+        elif flat:
+            lo, hi = e.get("flat_range", (None, None))
+            row.append(f"[yellow]not identified[/] (flat {_fmt(lo)} - {_fmt(hi)})")
+        else:
+            row.append(f"{_fmt(e['interval'][0])} - {_fmt(e['interval'][1])}")
+        t.add_row(*row)
+    return t
+
+
 def print_fit(res: FitResult) -> None:
     """The estimates, intervals, derived quantities, backtest and warnings as rich tables."""
     lvl = f"{res.confidence:.0%} interval"
-    console.print(_estimates(f"{res.law.name}: {res.law.formula}", res.params, res.intervals,
-                             lvl, first="parameter", fixed=res.fixed))
+    if res.identification:
+        console.print(_profiled_estimates(res))
+        pr = res.profile
+        console.print(f"profile intervals: likelihood-ratio statistic <= {pr.get('reference')} "
+                      f"quantile {pr.get('threshold', float('nan')):.4g}; "
+                      f"{pr.get('evaluations')} refits, {pr.get('seconds', 0):.2f} s",
+                      highlight=False)
+    else:
+        console.print(_estimates(f"{res.law.name}: {res.law.formula}", res.params,
+                                 res.intervals, lvl, first="parameter", fixed=res.fixed))
     opt = res.optimizer
     console.print(f"objective ({res.loss}, sum over {res.n_points} points): "
                   f"{res.objective:.10g}; {opt.get('n_starts')} starts, "
@@ -74,6 +113,10 @@ def print_fit(res: FitResult) -> None:
                       f"{res.params['E']:.5f}{verdict}")
     if res.derived:
         console.print(_estimates("derived", res.derived, res.derived_intervals, lvl))
+        vague = [k for k in res.not_identified() if k in res.derived]
+        if vague:
+            console.print(f"[yellow]not informative[/] (they depend on a parameter these data "
+                          f"do not identify): {', '.join(vague)}", highlight=False)
     if res.backtest:
         b = res.backtest
         console.print(f"backtest: fitted on {b['n_train']} points with C <= "
@@ -146,6 +189,9 @@ def fit_cmd(
     fix_from: Annotated[Path | None, typer.Option(
         help="hold every parameter of this saved fit (scalinglab fit --json) that the law "
         "also has, at the fit's values")] = None,
+    profile: Annotated[list[str] | None, typer.Option(
+        help="profile-likelihood intervals and identification of parameters: NAME,... or "
+        "all (repeatable; off by default)")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")
                         ] = None,
 ) -> None:
@@ -162,15 +208,22 @@ def fit_cmd(
     scalinglab fit unrepeated.csv --law chinchilla --json stage1.json
 
     scalinglab fit all.csv --law data-constrained --fix-from stage1.json
+
+    --profile RD,RN (or all) adds profile-likelihood intervals of those
+    parameters, and says which the data do not identify (the profile stays
+    flat to a bound or over 3 decades).
     """
     held, origin = _held(law, x, breaks, fix, fix_from)
+    profiled = (resolve_names(get_law(law, x=x, breaks=breaks), profile, held, "--profile")
+                if profile else [])
     with progress(disable=bootstrap == 0) as bar:
         task = bar.add_task("bootstrap", total=bootstrap or 1)
         res = fit(_data_arg(data), law, x=x, y=y, breaks=breaks, loss=loss, delta=delta,
                   bootstrap=bootstrap, bootstrap_by=bootstrap_by, seed=seed,
                   confidence=confidence, holdout_above=holdout_above,
                   at_compute=at_compute or (), columns=parse_column_overrides(column),
-                  n_jobs=jobs, on_progress=lambda k: bar.advance(task, k), fixed=held)
+                  n_jobs=jobs, on_progress=lambda k: bar.advance(task, k), fixed=held,
+                  profile=profiled)
     if origin is not None:
         res.provenance["fixed_from"] = origin
         for w in origin["unidentified"][:1]:

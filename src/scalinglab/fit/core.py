@@ -34,6 +34,8 @@ from scalinglab.errors import FitError, InputError, OptionError
 from scalinglab.fit import diagnostics
 from scalinglab.fit.objectives import OBJECTIVES
 from scalinglab.fit.optimize import full_internal, hold, multistart
+from scalinglab.fit.profile import profile_fit
+from scalinglab.fit.profile import resolve_names as profile_names
 from scalinglab.fit.result import FitResult
 from scalinglab.laws import Law, chinchilla_allocation, get_law
 from scalinglab.observations import data_hash, load_observations, repetition_warning, validate
@@ -270,6 +272,7 @@ def fit(
     n_jobs: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     fixed: Mapping[str, float] | None = None,
+    profile: bool | str | Sequence[str] = False,
 ) -> FitResult:
     """Fit ``law`` to an observation table (a DataFrame or a file path).
 
@@ -301,6 +304,14 @@ def fit(
 
     (command line: ``scalinglab fit ... --json stage1.json`` then ``scalinglab fit ... --law
     data-constrained --fix-from stage1.json``).
+
+    ``profile``: ``True`` (every free parameter), a name or names (``["RD", "RN"]``): profile
+    likelihood-ratio intervals and identification of those parameters
+    (:mod:`scalinglab.fit.profile`), in ``FitResult.identification`` (``{"RD": {"status":
+    "not identified", "flat_range": [lo, hi], ...}}`` or ``"identified"`` with ``interval``)
+    and ``FitResult.profile``, with a ``not identified: ...`` warning for each parameter the
+    data do not determine. Off by default (each profiled parameter costs about 10 - 20 local
+    refits).
     """
     t0 = time.perf_counter()
     if loss not in OBJECTIVES:
@@ -315,6 +326,7 @@ def fit(
     law_options = {"x": x, "breaks": breaks}
     lawobj = get_law(law, x=x, breaks=breaks)
     held = check_fixed(lawobj, fixed)
+    profiled = profile_names(lawobj, profile, held)
     fitlaw = hold(lawobj, held)  # the law in the free parameters (lawobj when none is held)
     # warnings name the input's own rows: number them (1-based) before any row is dropped
     df = load_observations(data, columns).reset_index(drop=True)
@@ -389,6 +401,10 @@ def fit(
                 "seconds": time.perf_counter() - t1, "seed": seed}
         if (~ok).sum() > 0.05 * bootstrap:
             warnings.append(f"bootstrap: {(~ok).sum()} of {bootstrap} resamples failed to fit")
+    prof = profile_fit(lawobj, X, logy, w, loss, delta, info.z, info.objective, resid,
+                       profiled, held=held, sigma=info.sigma, confidence=confidence,
+                       derive=lambda p: _derived(lawobj, p, at_compute), intervals=intervals)
+    warnings.extend(prof.warnings)
     bt = None
     if test is not None:
         bt = backtest(lawobj, params, test, y, float(holdout_above), len(df), draws, confidence,
@@ -406,7 +422,8 @@ def fit(
         "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,
                     "confidence": confidence, "holdout_above": holdout_above, "y": y,
                     "refine_top": refine_top, "polish_top": polish_top,
-                    "columns": dict(columns or {}), "fixed": dict(held)},
+                    "columns": dict(columns or {}), "fixed": dict(held),
+                    "profile": profiled},
     }
     return FitResult(
         law=lawobj, law_options=law_options, params=params, objective=info.objective,
@@ -417,4 +434,5 @@ def fit(
                    "n_at_best": info.n_at_best, "converged": info.converged,
                    "grad_norm": info.grad_norm, "seconds": t_fit},
         bootstrap=boot, conventions=conventions, provenance=provenance, fixed=held,
+        identification=prof.identification, profile=prof.settings,
     )

@@ -6,13 +6,22 @@ Serialises to the JSON documented for ``scalinglab fit --json``::
      "n_points", "intervals": {name: [lo, hi]}, "confidence", "derived": {...},
      "derived_intervals": {...}, "warnings": [...], "draws": {name: [...]},
      "backtest": {...} | null, "optimizer": {...}, "conventions": {...}, "provenance": {...},
-     "fixed": {name: value}}
+     "fixed": {name: value}, "identification": {name: {...}}, "profile": {...}}
 
 ``fixed`` lists the parameters held at given values (``fit(..., fixed=...)``, ``scalinglab fit
 --fix``); ``params`` has them too, ``intervals`` does not, and their columns of ``draws`` are
 the held values. Files written before the field existed read back with ``fixed`` empty.
 
-and back (:meth:`FitResult.load`), so plans and reports can be made from a saved fit.
+The JSON reads back (:meth:`FitResult.load`), so plans and reports can be made from a saved
+fit.
+
+``identification`` and ``profile`` (``fit(..., profile=...)``, ``scalinglab fit --profile``,
+:mod:`scalinglab.fit.profile`): per profiled parameter ``{"status": "identified", "interval":
+[lo, hi], ...}`` or ``{"status": "not identified", "flat_range": [lo, hi], "reason": ...,
+"derived": [...], ...}``, and the statistic and threshold used. Where a parameter is not
+identified its entry in ``intervals`` (the bootstrap's) is kept but is not informative
+(``"bootstrap_informative": false``). Files written before these fields read back with both
+empty.
 """
 
 from __future__ import annotations
@@ -54,14 +63,34 @@ class FitResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     #: parameters held at given values (not fitted), natural units
     fixed: dict[str, float] = field(default_factory=dict)
+    #: per profiled parameter: status, profile interval or flat range (scalinglab.fit.profile)
+    identification: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the profile's statistic, scale, threshold and cost (empty when not profiled)
+    profile: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ use
     def unidentified(self) -> list[str]:
         """The warnings that say the data do not identify the parameters (a parameter
-        collapsed to 0 or at a bound, an ill-conditioned Hessian); empty when they do. A fit
-        with any of these is not a result, whatever its numbers."""
+        collapsed to 0 or at a bound, an ill-conditioned Hessian, a profile that stays flat:
+        ``not identified: parameter NAME ...``); empty when they do. A fit with any of these
+        is not a result, whatever its numbers: at least the named parameter and the
+        quantities that depend on it (:meth:`not_identified`) are not determined."""
         return [w for w in self.warnings
-                if w.startswith(("collapsed", "ill-conditioned", "bound"))]
+                if w.startswith(("collapsed", "ill-conditioned", "bound", "not identified"))]
+
+    def not_identified(self) -> list[str]:
+        """The parameters the profile found not identified, then the derived quantities that
+        depend on them (empty when none was profiled or all were identified)."""
+        names = [n for n, e in self.identification.items() if e.get("status") != "identified"]
+        derived = [k for n in names for k in self.identification[n].get("derived", ())]
+        return names + list(dict.fromkeys(k for k in derived if k not in names))
+
+    @property
+    def profile_intervals(self) -> dict[str, tuple[float, float]]:
+        """The profile-likelihood intervals of the identified profiled parameters."""
+        return {n: (float(e["interval"][0]), float(e["interval"][1]))
+                for n, e in self.identification.items()
+                if e.get("status") == "identified" and e.get("interval") is not None}
 
     def predict(self, **variables: Any) -> np.ndarray:
         """The fitted law at the given variables (``N=..., D=...``); natural units."""
@@ -95,6 +124,8 @@ class FitResult:
             "conventions": self.conventions,
             "provenance": self.provenance,
             "fixed": self.fixed,
+            "identification": self.identification,
+            "profile": self.profile,
         })
 
     def save(self, path: str | Path) -> None:
@@ -134,6 +165,11 @@ class FitResult:
             raise InputError(f"fixed names {', '.join(unknown)}, not parameters of law "
                              f"{law.name!r} ({', '.join(law.param_names)})", source=source,
                              column="fixed")
+        ident = d.get("identification") or {}
+        if not isinstance(ident, Mapping) or not all(
+                isinstance(e, Mapping) and "status" in e for e in ident.values()):
+            raise InputError("identification must map parameter names to entries with a "
+                             "status", source=source, column="identification")
         res = d.get("residuals")
         return cls(
             law=law, params=params, objective=float(d.get("objective") or np.nan),
@@ -151,6 +187,8 @@ class FitResult:
             bootstrap=dict(d.get("bootstrap") or {}),
             conventions=dict(d.get("conventions") or {}),
             provenance=dict(d.get("provenance") or {}), fixed=fixed,
+            identification={str(k): dict(v) for k, v in ident.items()},
+            profile=dict(d.get("profile") or {}),
         )
 
     @classmethod
