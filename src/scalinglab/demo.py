@@ -148,13 +148,6 @@ class DemoResult:
     summary: dict[str, Any]
     n_runs: int
 
-    @property
-    def headline(self) -> dict[str, Any]:
-        """The summary's headline numbers (``a``, ``a_interval``, the plan, ``identified``)."""
-        s = self.summary
-        return {"a": s["a"], "a_interval": s["a_interval"], "identified": s["identified"],
-                **{k: s["plan"].get(k) for k in ("compute", "N_opt", "D_opt", "loss")}}
-
 
 def _budgets(profile: DemoProfile, budget_minutes: float) -> tuple[list[float], float]:
     c0 = profile.smallest_budget * budget_minutes / 5.0
