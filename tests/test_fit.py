@@ -567,3 +567,11 @@ def test_a_held_floor_above_the_losses_is_still_a_misfit() -> None:
     # fitted floor's, with the residual scale of the fit that holds it)
     res = sl.fit(_hoffmann_grid(), "chinchilla", fixed={"E": 2.5})
     assert any(w.startswith("misfit: the held floor E = 2.5 lies above") for w in res.warnings)
+
+
+def test_distinct_levels_do_not_chain_continuous_values() -> None:
+    from scalinglab.fit.diagnostics import distinct_levels
+
+    assert distinct_levels(np.array([1e6, 1.005e6, 1e7, 1.004e7, 1e8])) == 3  # jittered grid
+    assert distinct_levels(np.logspace(6, 7, 1000)) >= 200  # spread: many levels, not one
+    assert distinct_levels(np.array([5.0])) == 1 and distinct_levels(np.array([])) == 0

@@ -81,11 +81,18 @@ FLOOR_PARAMS = ("E", "L0")
 
 
 def distinct_levels(x: np.ndarray, rel: float = 0.01) -> int:
-    """Number of distinct values of ``x`` when values within ``rel`` (relative) are merged."""
-    lx = np.sort(np.log(x))
+    """Number of distinct values of ``x`` when values within ``rel`` (relative) of a level are
+    merged: each level is a value more than ``rel`` above the previous level's first value (no
+    chaining, so values spread continuously count as many levels, not as one)."""
+    lx = np.sort(np.log(np.asarray(x, float)))
     if lx.size == 0:
         return 0
-    return int(1 + np.sum(np.diff(lx) > np.log1p(rel)))
+    step = np.log1p(rel)
+    levels, i = 0, 0
+    while i < lx.size:  # one jump per level: at most (range / rel) iterations
+        levels += 1
+        i = int(np.searchsorted(lx, lx[i] + step, side="right"))
+    return levels
 
 
 def residual_scale(residuals: np.ndarray, n_params: int) -> float:
