@@ -19,8 +19,11 @@ SwiGLU with RMSNorm, Qwen2's q/k/v biases, Mixtral's sparse MoE block):
 ``mixtral``         as mistral with ``num_local_experts`` experts, ``num_experts_per_tok`` active.
 ==================  ============================================================================
 
-A missing required key, an unknown ``model_type`` or an unreadable file is an
-:class:`~scalinglab.errors.InputError` naming the file and the key.
+A missing required key, an unknown ``model_type``, an unreadable file, an integer key that is not
+an integer in ``[0, MAX_CONFIG_INT]`` (a JSON integer of any length is read without Python's
+int-string limit getting in the way) or a boolean key (``tie_word_embeddings``, ``attention_bias``,
+``mlp_bias``) that is not ``true``/``false`` is an :class:`~scalinglab.errors.InputError` naming
+the file and the key.
 """
 
 from __future__ import annotations
@@ -36,6 +39,19 @@ from scalinglab.errors import InputError, OptionError
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("gpt2", "gpt_neox", "llama", "mistral", "qwen2",
                                           "mixtral")
 
+#: the largest integer a config key may hold (no real shape dimension comes near it; larger
+#: values would overflow the float FLOP counts).
+MAX_CONFIG_INT = 10**12
+
+
+class _BigInt(str):
+    """A JSON integer literal too long to be a shape dimension (kept as its text, so Python's
+    int-string conversion limit is never hit); reading it as an integer is an InputError."""
+
+
+def _parse_int(text: str) -> int | _BigInt:
+    return _BigInt(text) if len(text.lstrip("-")) > 18 else int(text)
+
 
 def load_hf_config(path: str | Path) -> dict[str, Any]:
     """The JSON object in ``path`` (``InputError`` if missing, unreadable or not an object)."""
@@ -43,8 +59,8 @@ def load_hf_config(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise InputError("no such file", source=str(p))
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(p.read_text(encoding="utf-8"), parse_int=_parse_int)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InputError(f"not a readable JSON file ({exc})", source=str(p)) from None
     if not isinstance(data, dict):
         raise InputError("a config.json must hold a JSON object", source=str(p))
@@ -69,9 +85,31 @@ class _Reader:
         return default if v is None else v
 
     def integer(self, *keys: str) -> int:
-        v = self.req(*keys)
+        key = next((k for k in keys if self.cfg.get(k) is not None), keys[0])
+        return self._int(key, self.req(*keys))
+
+    def opt_integer(self, key: str, default: int | None) -> int | None:
+        v = self.cfg.get(key)
+        return default if v is None else self._int(key, v)
+
+    def _int(self, key: str, v: Any) -> int:
+        if isinstance(v, _BigInt):
+            raise InputError(f"key {key!r} is too large ({len(v.lstrip('-'))}-digit integer; "
+                             f"at most {MAX_CONFIG_INT:.0e})", source=self.source)
         if isinstance(v, bool) or not isinstance(v, int):
-            raise InputError(f"key {keys[0]!r} must be an integer, got {v!r}",
+            raise InputError(f"key {key!r} must be an integer, got {v!r}", source=self.source)
+        if not 0 <= v <= MAX_CONFIG_INT:
+            raise InputError(f"key {key!r} must be an integer from 0 to {MAX_CONFIG_INT:.0e}, "
+                             f"got {v}", source=self.source)
+        return v
+
+    def boolean(self, key: str, default: bool) -> bool:
+        """A strict JSON boolean (``"false"``, a string, is an error, not true)."""
+        v = self.cfg.get(key)
+        if v is None:
+            return default
+        if not isinstance(v, bool):
+            raise InputError(f"key {key!r} must be true or false (a JSON boolean), got {v!r}",
                              source=self.source)
         return v
 
@@ -102,7 +140,7 @@ def shape_from_hf_config(config: Mapping[str, Any] | str | Path) -> ModelShape:
             return ModelShape(
                 n_layer=r.integer("n_layer"), d_model=d, n_head=r.integer("n_head"),
                 vocab=r.integer("vocab_size"), context=r.integer("n_positions", "n_ctx"),
-                d_ff=r.opt("n_inner", None), tied=bool(r.opt("tie_word_embeddings", True)),
+                d_ff=r.opt_integer("n_inner", None), tied=r.boolean("tie_word_embeddings", True),
                 positions="learned", mlp="gelu", bias=True, norm="layernorm",
             )
         if mt == "gpt_neox":
@@ -111,22 +149,22 @@ def shape_from_hf_config(config: Mapping[str, Any] | str | Path) -> ModelShape:
                 n_head=r.integer("num_attention_heads"), vocab=r.integer("vocab_size"),
                 context=r.integer("max_position_embeddings"),
                 d_ff=r.integer("intermediate_size"),
-                tied=bool(r.opt("tie_word_embeddings", False)), positions="rotary", mlp="gelu",
-                bias=bool(r.opt("attention_bias", True)), mlp_bias=True, norm="layernorm",
+                tied=r.boolean("tie_word_embeddings", False), positions="rotary", mlp="gelu",
+                bias=r.boolean("attention_bias", True), mlp_bias=True, norm="layernorm",
             )
         # llama family: llama, mistral, qwen2, mixtral
         n_head = r.integer("num_attention_heads")
         kv_default = 8 if mt in ("mistral", "mixtral") else n_head
         moe = mt == "mixtral"
-        attn_bias = bool(r.opt("attention_bias", False))
+        attn_bias = r.boolean("attention_bias", False)
         return ModelShape(
             n_layer=r.integer("num_hidden_layers"), d_model=r.integer("hidden_size"),
-            n_head=n_head, n_kv_head=r.opt("num_key_value_heads", kv_default),
+            n_head=n_head, n_kv_head=r.opt_integer("num_key_value_heads", kv_default),
             vocab=r.integer("vocab_size"), context=r.integer("max_position_embeddings"),
-            d_ff=r.integer("intermediate_size"), head_dim=r.opt("head_dim", None),
-            tied=bool(r.opt("tie_word_embeddings", False)), positions="rotary", mlp="swiglu",
+            d_ff=r.integer("intermediate_size"), head_dim=r.opt_integer("head_dim", None),
+            tied=r.boolean("tie_word_embeddings", False), positions="rotary", mlp="swiglu",
             bias=attn_bias, qkv_bias=True if mt == "qwen2" else None,
-            mlp_bias=bool(r.opt("mlp_bias", False)), norm="rmsnorm",
+            mlp_bias=r.boolean("mlp_bias", False), norm="rmsnorm",
             n_expert=r.integer("num_local_experts") if moe else 1,
             top_k=r.integer("num_experts_per_tok") if moe else 1,
         )

@@ -24,6 +24,12 @@ CountKind = Literal["total", "nonembedding", "active"]
 
 DEFAULT_ASPECT_RANGE = (32.0, 128.0)
 
+#: the largest target parameter count searched (1e15, ~500 times GPT-4-class models): the
+#: search's cost grows with the target, and no buildable shape of sensible depth is bigger.
+MAX_TARGET_PARAMS = 1e15
+#: the most widths one search visits (bounds its time for any allowed target and options).
+MAX_WIDTHS = 20_000
+
 
 @dataclass(frozen=True)
 class ShapeCandidate:
@@ -62,17 +68,32 @@ def search_shapes(target: float, *, template: ModelShape | None = None,
         raise OptionError("--params", f"target must be a number, got {target!r}") from None
     if not math.isfinite(tgt) or tgt <= 0:
         raise OptionError("--params", f"target parameter count must be positive, got {target}")
+    if tgt > MAX_TARGET_PARAMS:
+        raise OptionError("--params", f"target {tgt:.4g} is above the search's limit of "
+                          f"{MAX_TARGET_PARAMS:.0e} parameters")
     if count not in ("total", "nonembedding", "active"):
         raise OptionError("--count", f"must be total, nonembedding or active, got {count!r}")
-    lo_ar, hi_ar = aspect_range
-    if not 0 < lo_ar <= hi_ar:
-        raise OptionError("--aspect", f"need 0 < min <= max, got {aspect_range}")
-    if multiple < 1 or head_dim < 1 or top < 1:
-        raise OptionError("--top", "multiple, head_dim and top must be positive")
+    lo_ar, hi_ar = (float(a) for a in aspect_range)
+    if not (math.isfinite(lo_ar) and lo_ar > 0):
+        raise OptionError("--aspect-min", f"must be a positive finite number, got {lo_ar}")
+    if not (math.isfinite(hi_ar) and hi_ar >= lo_ar):
+        raise OptionError("--aspect-max", f"must be a finite number >= --aspect-min "
+                          f"({lo_ar:g}), got {hi_ar}")
+    for name, v in (("--multiple", multiple), ("--head-dim", head_dim), ("--top", top)):
+        if v < 1:
+            raise OptionError(name, f"must be >= 1, got {v}")
     step = multiple * head_dim // math.gcd(multiple, head_dim)  # d_model multiple of both
     base = template or ModelShape(n_layer=1, d_model=step, n_head=1)
-    # largest useful width: 12 L d^2 <= target with L >= d / hi_ar  ->  d^3 <= target hi_ar/12
-    d_max = max(step, int((tgt * hi_ar / 12.0) ** (1.0 / 3.0) * 1.5))
+    # largest useful width: 12 L d^2 <= target with L >= d / hi_ar  ->  d^3 <= target hi_ar/12;
+    # one layer alone holds >= ~8 d^2 parameters (d <= sqrt(target / 8)); and d / hi_ar <=
+    # L <= max_layers (d <= max_layers hi_ar)
+    d_max = max(step, int(min((tgt * hi_ar / 12.0) ** (1.0 / 3.0) * 1.5,
+                              math.sqrt(tgt / 8.0) * 1.5 + step,
+                              max_layers * hi_ar + step)))
+    if d_max // step > MAX_WIDTHS:
+        raise OptionError("--aspect-max", f"the search would visit {d_max // step:,} widths "
+                          f"(d_model up to {d_max:,} in steps of {step}); at most "
+                          f"{MAX_WIDTHS:,}: lower --aspect-max or raise --multiple")
     mid = math.sqrt(lo_ar * hi_ar)
     found: list[tuple[float, float, ShapeCandidate]] = []
     for d in range(step, d_max + step, step):

@@ -53,6 +53,12 @@ def _numbers(values: list[str] | None, option: str) -> list[float]:
     return out
 
 
+def _positive(value: float | None, option: str) -> None:
+    """``OptionError`` naming ``option`` unless ``value`` is None or a positive finite number."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise OptionError(option, f"must be a positive finite number, got {value}")
+
+
 # ============================================================================ count
 
 
@@ -312,7 +318,7 @@ def plan_cmd(
         plan_inference,
         plan_law,
     )
-    from scalinglab.plan.optimal import conventions_for
+    from scalinglab.plan.optimal import MAX_TOLERANCE, conventions_for
     from scalinglab.plan.tables import KAPLAN_N_E, KAPLAN_P_N
 
     # ---------------------------------------------------------------- the law
@@ -337,10 +343,26 @@ def plan_cmd(
     if len(goals) > 1:
         raise OptionError(goals[1], f"conflicts with {goals[0]}: give only one of "
                           "--compute, --target-loss, --target-params")
-    if target_loss is not None and not (math.isfinite(target_loss) and target_loss > 0):
-        raise OptionError("--target-loss", f"must be a positive number, got {target_loss}")
-    if target_params is not None and not (math.isfinite(target_params) and target_params > 0):
-        raise OptionError("--target-params", f"must be a positive number, got {target_params}")
+    # every number is checked before any work, each error naming its own option
+    _positive(target_loss, "--target-loss")
+    _positive(target_params, "--target-params")
+    if target_params is not None and target_params < 1:
+        raise OptionError("--target-params", f"a model has at least one parameter, got "
+                          f"{target_params:g}")
+    if inference_tokens is not None and not (math.isfinite(inference_tokens)
+                                             and inference_tokens >= 0):
+        raise OptionError("--inference-tokens", f"must be a non-negative finite number, got "
+                          f"{inference_tokens}")
+    _positive(inference_cost_ratio, "--inference-cost-ratio")
+    _positive(unique_tokens, "--unique-tokens")
+    if not 0 < tolerance <= MAX_TOLERANCE:
+        raise OptionError("--tolerance", f"must be a relative loss in (0, {MAX_TOLERANCE:g}], "
+                          f"got {tolerance}")
+    _positive(reference_compute, "--reference-compute")
+    if level is not None and not 0 < level < 1:
+        raise OptionError("--level", f"interval level must be between 0 and 1, got {level}")
+    if not 0 < mfu <= 1:
+        raise OptionError("--mfu", f"MFU must be in (0, 1], got {mfu}")
     if inference_tokens is not None and unique_tokens is not None:
         raise OptionError("--inference-tokens", "cannot be combined with --unique-tokens "
                           "(the inference-aware plan assumes unlimited data)")
@@ -353,6 +375,9 @@ def plan_cmd(
         c = gpu_cost(C, gpu or "h100", mfu=mfu, price_per_hour=price, n_gpus=n_gpus,
                      peak_flops=None if peak_tflops is None else peak_tflops * 1e12)
         return c.to_dict()
+
+    if want_cost:
+        cost_of(1.0)  # checks --gpu, --peak-tflops, --price and --n-gpus before any work
 
     # ---------------------------------------------------------------- a table of budgets
     if len(budgets) > 1:
@@ -427,7 +452,8 @@ def plan_cmd(
 
 
 def shape_cmd(
-    target: Annotated[float, typer.Option("--params", help="target parameter count")],
+    target: Annotated[float, typer.Option(
+        "--params", help="target parameter count (at most 1e15)")],
     count: Annotated[str, typer.Option(
         help="which count to match: total | nonembedding | active")] = "total",
     vocab: Annotated[int, typer.Option(help="vocabulary")] = 50257,

@@ -46,6 +46,10 @@ class Cost:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+#: the most GPUs a cost estimate accepts (an integer past it overflows a float).
+MAX_GPUS = 10**9
+
+
 def gpu_cost(compute: float, gpu: str = "h100", *, mfu: float = DEFAULT_MFU,
              price_per_hour: float | None = None, peak_flops: float | None = None,
              n_gpus: int | None = None) -> Cost:
@@ -62,13 +66,21 @@ def gpu_cost(compute: float, gpu: str = "h100", *, mfu: float = DEFAULT_MFU,
         key, desc, peak = gpu or "custom", "custom peak", float(peak_flops)
     if not (math.isfinite(compute) and compute > 0):
         raise OptionError("--compute", f"compute must be positive, got {compute}")
-    if not (0 < mfu <= 1):
+    if not (0 < mfu <= 1):  # also rejects NaN
         raise OptionError("--mfu", f"MFU must be in (0, 1], got {mfu}")
     if price_per_hour is not None and not (math.isfinite(price_per_hour) and price_per_hour >= 0):
         raise OptionError("--price", f"price per GPU-hour must be >= 0, got {price_per_hour}")
-    if n_gpus is not None and n_gpus < 1:
-        raise OptionError("--n-gpus", f"must be >= 1, got {n_gpus}")
+    if n_gpus is not None and not 1 <= n_gpus <= MAX_GPUS:
+        raise OptionError("--n-gpus", f"must be between 1 and {MAX_GPUS:,}, got {n_gpus}")
     hours = compute / (peak * mfu) / 3600.0
+    if not math.isfinite(hours):
+        if peak_flops is not None:
+            raise OptionError("--peak-tflops", f"peak {peak_flops / 1e12:g} TFLOP/s is too "
+                              "small: the GPU-hours overflow")
+        raise OptionError("--mfu", f"MFU {mfu:g} is too small: the GPU-hours overflow")
+    if price_per_hour is not None and not math.isfinite(hours * price_per_hour):
+        raise OptionError("--price", f"price {price_per_hour:g} per GPU-hour is too large: "
+                          "the cost overflows")
     return Cost(gpu=key, description=desc, peak_flops=peak, mfu=mfu, compute=compute,
                 gpu_hours=hours, price_per_hour=price_per_hour,
                 cost=None if price_per_hour is None else hours * price_per_hour,

@@ -29,6 +29,7 @@ from scalinglab.plan.optimal import (
     MAX_NUMERIC_DRAWS,
     Objective,
     _check_level,
+    _closed_ok,
     _quantiles,
     check_positive,
     conventions_for,
@@ -78,7 +79,7 @@ def _d_for_loss(obj: Objective, params: Mapping[str, float], N: np.ndarray,
                 target: float) -> np.ndarray:
     """Training tokens for which L(N, D) = target (inf where N alone cannot reach it)."""
     N = np.asarray(N, float)
-    if obj.closed_form:
+    if obj.closed_form and _closed_ok(params):
         gap = target - params["E"] - params["A"] * N ** -params["alpha"]
         with np.errstate(all="ignore"):
             return np.where(gap > 0, (params["B"] / np.where(gap > 0, gap, 1.0))
@@ -102,9 +103,19 @@ def _best(obj: Objective, params: Mapping[str, float], target: float, d_inf: flo
     x = np.linspace(0.0, 70.0, _GRID)  # N from 1 to e^70
     N = np.exp(x)
     D = _d_for_loss(obj, params, N, target)
-    cost = 6.0 * N * D + w * 2.0 * N * d_inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        cost = 6.0 * N * D + w * 2.0 * N * d_inf
     i = int(np.argmin(cost))
     if not np.isfinite(cost[i]):
+        if np.any(np.isfinite(6.0 * N * D)):
+            # reachable, but the lifetime inference FLOPs overflow a float: blame the ratio
+            # when the tokens alone (at ratio 1) would not overflow
+            with np.errstate(over="ignore", invalid="ignore"):
+                alone = np.any(np.isfinite(6.0 * N * D + 2.0 * N * d_inf))
+            raise OptionError("--inference-cost-ratio" if alone and w > 1 else
+                              "--inference-tokens", f"{d_inf:g} inference tokens at cost ratio "
+                              f"{w:g} make the lifetime compute overflow (more than 1.8e308 "
+                              "FLOPs)")
         raise OptionError("--target-loss", f"target loss {target:g} is not reachable by any "
                           "model under this law")
 
@@ -155,7 +166,19 @@ def plan_inference(pl: PlanLaw, inference_tokens: float, *, target_loss: float |
         cost_c = 6 * nc * dc + w * 2 * nc * d_inf
         return n, d, nc, dc, cost, cost_c
 
-    n, d, nc, dc, cost, cost_c = solve(obj.params, C)
+    try:
+        n, d, nc, dc, cost, cost_c = solve(obj.params, C)
+    except OptionError as exc:
+        if compute is None or exc.option != "--target-loss":
+            raise
+        # the target came from --compute: a law that cannot reach its own optimum is degenerate
+        raise OptionError("--params", f"no model reaches the optimal loss {target:.6g} of "
+                          f"{C:g} FLOPs along the inference-aware search (a degenerate law: "
+                          "the loss does not fall with N and D)") from None
+    if not all(math.isfinite(v) for v in (n, d, nc, dc, cost, cost_c)) or cost_c <= 0:
+        raise OptionError("--inference-tokens", f"{d_inf:g} inference tokens (cost ratio "
+                          f"{w:g}) make the lifetime compute overflow (more than 1.8e308 "
+                          "FLOPs)")
     plan = InferencePlan(
         law=pl.law.name, target_loss=target, inference_tokens=d_inf,
         inference_cost_ratio=w, N_opt=n, D_opt=d, tokens_per_param=d / n,

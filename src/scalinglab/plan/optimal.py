@@ -41,6 +41,8 @@ DEFAULT_LEVEL = 0.8
 #: cap on bootstrap draws evaluated by the numeric routes (each draw is a 1-D optimisation).
 MAX_NUMERIC_DRAWS = 400
 _GRID = 513
+#: the largest tolerance band (relative loss): 10 = within 11 times the optimal loss.
+MAX_TOLERANCE = 10.0
 
 
 def n_convention(law_name: str) -> str:
@@ -71,6 +73,16 @@ def check_positive(value: float, option: str, what: str) -> float:
     if not math.isfinite(v) or v <= 0:
         raise OptionError(option, f"{what} must be a positive finite number, got {value!r}")
     return v
+
+
+#: the largest finite float: budgets and counts past it overflow.
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def _closed_ok(params: Mapping[str, float]) -> bool:
+    """Whether Hoffmann et al.'s closed form applies (scales and exponents all positive; a
+    degenerate fit with one at 0 takes the numeric route instead of dividing by zero)."""
+    return all(params[k] > 0 for k in ("A", "B", "alpha", "beta"))
 
 
 # ============================================================================ the objective
@@ -128,17 +140,20 @@ class Objective:
     # ------------------------------------------------------------------ optimum at C
     def optimum(self, params: Mapping[str, float], C: float) -> tuple[float, float, float, bool]:
         """``(N_opt, D_opt, loss, at_edge)`` at budget C (``at_edge``: N or D hit 1)."""
-        if self.closed_form:
-            with np.errstate(all="ignore"):
-                N, D = (float(v) for v in chinchilla_allocation(params, C))
+        if self.closed_form and _closed_ok(params):
+            try:
+                with np.errstate(all="ignore"):
+                    N, D = (float(v) for v in chinchilla_allocation(params, C))
+            except (ZeroDivisionError, OverflowError):
+                N = D = math.nan
             if math.isfinite(N) and math.isfinite(D) and N >= 1 and D >= 1:
                 return N, D, float(self.loss(params, N, D)), False
             # a degenerate fit (a scale or exponent at 0) puts the closed-form optimum at
             # N or D below one: search the iso-FLOP line, which reports the edge
+        if not C > 6.0:
+            raise OptionError("--compute", f"budget {C:g} FLOPs is not above 6 (one "
+                              "parameter, one token)")
         hi = math.log(C / 6.0)
-        if hi <= 0:
-            raise OptionError("--compute", f"budget {C:g} FLOPs is below 6 (one parameter, "
-                              "one token)")
         x = np.linspace(0.0, hi, _GRID)
         N = np.exp(x)
         with np.errstate(all="ignore"):
@@ -179,15 +194,28 @@ class Objective:
     # ------------------------------------------------------------------ inverse
     def compute_for_loss(self, params: Mapping[str, float], target: float) -> float:
         """The least C whose optimal loss is ``target`` (``OptionError`` if unreachable)."""
-        if self.closed_form:
+        if self.closed_form and target <= params["E"]:
+            raise OptionError("--target-loss", f"target loss {target:g} is not above the "
+                              f"law's irreducible loss E = {params['E']:.6g}: no budget "
+                              "reaches it")
+        if self.closed_form and _closed_ok(params):
             E, A, B = params["E"], params["A"], params["B"]
             al, be = params["alpha"], params["beta"]
-            if target <= E:
-                raise OptionError("--target-loss", f"target loss {target:g} is not above the "
-                                  f"law's irreducible loss E = {E:.6g}: no budget reaches it")
-            G = (al * A / (be * B)) ** (1.0 / (al + be))
-            K = A * G**-al + B * G**be
-            return 6.0 * (K / (target - E)) ** ((al + be) / (al * be))
+            try:
+                G = (al * A / (be * B)) ** (1.0 / (al + be))
+                K = A * G**-al + B * G**be
+                C = 6.0 * (K / (target - E)) ** ((al + be) / (al * be))
+            except (ZeroDivisionError, OverflowError):
+                C = math.inf
+            if not C < _FLOAT_MAX:
+                raise OptionError("--target-loss", f"target loss {target:g} is so close to the "
+                                  f"irreducible loss E = {E:.6g} that its budget overflows "
+                                  f"(more than {_FLOAT_MAX:.3g} FLOPs)")
+            if not C >= 6.0:
+                raise OptionError("--target-loss", f"target loss {target:g} is reached with "
+                                  "less than one parameter and one token (under 6 FLOPs); "
+                                  "nothing to plan")
+            return C
 
         def h(lc: float) -> float:
             return self.optimum(params, math.exp(lc))[2] - target
@@ -207,14 +235,29 @@ class Objective:
 
     def compute_for_params(self, params: Mapping[str, float], N: float) -> float:
         """The budget whose compute-optimal model has ``N`` parameters."""
-        if self.closed_form:
+        if self.closed_form and _closed_ok(params):
             al, be = params["alpha"], params["beta"]
-            G = (al * params["A"] / (be * params["B"])) ** (1.0 / (al + be))
-            return 6.0 * (N / G) ** ((al + be) / be)
+            try:
+                G = (al * params["A"] / (be * params["B"])) ** (1.0 / (al + be))
+                C = 6.0 * (N / G) ** ((al + be) / be)
+            except (ZeroDivisionError, OverflowError):
+                C = math.inf
+            if not C < _FLOAT_MAX:
+                raise OptionError("--target-params", f"the compute-optimal budget for "
+                                  f"{N:.4g} parameters overflows (more than {_FLOAT_MAX:.3g} "
+                                  "FLOPs)")
+            if not C >= 6.0:
+                raise OptionError("--target-params", f"the compute-optimal budget for "
+                                  f"{N:.4g} parameters is under 6 FLOPs (one parameter, "
+                                  "one token); nothing to plan")
+            return C
 
         def h(lc: float) -> float:
             return math.log(self.optimum(params, math.exp(lc))[0]) - math.log(N)
 
+        if not 6.0 * N * 1e12 < _FLOAT_MAX:
+            raise OptionError("--target-params", f"{N:.4g} parameters is too large to plan "
+                              f"(its budget would exceed {_FLOAT_MAX:.3g} FLOPs)")
         lo, hi = math.log(6.0 * N * 1.0001), math.log(6.0 * N * 1e12)
         if h(lo) > 0 or h(hi) < 0:
             raise OptionError("--target-params", f"no budget has a compute-optimal model of "
@@ -338,8 +381,9 @@ def plan_compute(pl: PlanLaw, compute: float, *, unique_tokens: float | None = N
     if obj.U is not None:
         plan.unique_tokens, plan.epochs = obj.U, D / obj.U
     if tolerance is not None:
-        if not tolerance > 0:
-            raise OptionError("--tolerance", f"must be positive, got {tolerance}")
+        if not 0 < tolerance <= MAX_TOLERANCE:
+            raise OptionError("--tolerance", f"must be a relative loss in (0, "
+                              f"{MAX_TOLERANCE:g}], got {tolerance}")
         plan.band = obj.band(obj.params, C, N, L, tolerance)
     iv, n, notes = _intervals_at(obj, C, level)
     if iv:
@@ -399,6 +443,8 @@ def plan_for_params(pl: PlanLaw, n_params: float, *, unique_tokens: float | None
                     level: float | None = None) -> ComputePlan:
     """The plan whose compute-optimal model has ``n_params`` parameters."""
     N = check_positive(n_params, "--target-params", "parameter count")
+    if N < 1:
+        raise OptionError("--target-params", f"a model has at least one parameter, got {N:g}")
     obj = Objective(pl, unique_tokens)
     C = obj.compute_for_params(obj.params, N)
     return plan_compute(pl, C, unique_tokens=unique_tokens, level=level)

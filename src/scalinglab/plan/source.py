@@ -55,12 +55,22 @@ class PlanLaw:
         bad = [k for k, v in self.params.items() if not math.isfinite(v)]
         if bad:
             raise OptionError("--params", f"parameter(s) {', '.join(bad)} must be finite numbers")
+        # the law's own parameter bounds (Param.lower/upper, inclusive: a fit may sit on one)
+        out = [f"{p.name}={self.params[p.name]:g} (allowed {p.lower:g} to {p.upper:g})"
+               for p in self.law.params if not p.lower <= self.params[p.name] <= p.upper]
+        if out:
+            raise OptionError("--params", f"parameter(s) outside the bounds of law "
+                              f"{self.law.name!r}: {'; '.join(out)}")
         if self.draws is not None:
             d = np.asarray(self.draws, dtype=float)
             if d.ndim != 2 or d.shape[1] != self.law.n_params:
                 raise InputError(f"bootstrap draws must have shape (R, {self.law.n_params}), "
                                  f"got {d.shape}", source=self.source or None)
-            d = d[np.all(np.isfinite(d), axis=1)]
+            lo = np.array([p.lower for p in self.law.params], float)
+            hi = np.array([p.upper for p in self.law.params], float)
+            with np.errstate(invalid="ignore"):
+                ok = np.all(np.isfinite(d) & (d >= lo) & (d <= hi), axis=1)
+            d = d[ok]
             self.draws = d if len(d) else None
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from scalinglab.laws.published import PF_DAY_FLOP
-from scalinglab.plan.optimal import plan_compute
+from scalinglab.plan.optimal import check_positive, plan_compute
 from scalinglab.plan.source import PlanLaw
 
 #: Gopher's training budget (Rae et al. 2021), the unit of Hoffmann et al.'s Table 3.
@@ -41,11 +41,12 @@ def allocation_table(pl: PlanLaw, budgets: Sequence[float], *,
                      level: float | None = None, kaplan: bool = True) -> list[dict[str, Any]]:
     """One row per budget: C, C in reference units (Gopher = 1), N_opt, D_opt, loss, D/N,
     intervals when the law has draws, and Kaplan's allocation of the same budget."""
+    ref = check_positive(reference_compute, "--reference-compute", "reference budget")
     rows = []
     for c in budgets:
         p = plan_compute(pl, c, unique_tokens=unique_tokens, tolerance=None, level=level)
         row: dict[str, Any] = {
-            "compute": p.compute, "compute_ref_units": p.compute / reference_compute,
+            "compute": p.compute, "compute_ref_units": p.compute / ref,
             "N_opt": p.N_opt, "D_opt": p.D_opt, "loss": p.loss,
             "tokens_per_param": p.tokens_per_param,
         }
