@@ -131,6 +131,13 @@ class QuantaSource:
         return (q * mult + offset) % space
 
     @cached_property
+    def _prefix_mass(self) -> list[np.ndarray]:
+        """For ``j = 1..key_len``: the Zipf mass of every key prefix of ``j`` tokens, indexed
+        by the prefix's code (``code // symbols^(key_len - j)``)."""
+        return [np.bincount(self._codes // self.symbols ** (self.key_len - j),
+                            weights=self.probs) for j in range(1, self.key_len + 1)]
+
+    @cached_property
     def keys(self) -> np.ndarray:
         """Key tokens of each quantum, ``(n_quanta, key_len)`` uint8 in ``1..vocab-1``."""
         codes = self._codes.copy()
@@ -164,9 +171,7 @@ class QuantaSource:
 
     def rows(self, rng: np.random.Generator, n_rows: int, length: int) -> np.ndarray:
         """``(n_rows, length)`` uint8 rows, each a run of whole segments from a ``SEP``."""
-        per_row = -(-length // self.segment_len)
-        seg, _ = self.segments(rng, n_rows * per_row)
-        return seg.reshape(n_rows, per_row * self.segment_len)[:, :length]
+        return self.rows_with_quanta(rng, n_rows, length)[0]
 
     def train_rows(self, *, seed: int, step: int, batch_size: int, context: int,
                    stream: int = 0) -> np.ndarray:
@@ -223,11 +228,10 @@ class QuantaSource:
         an array ``(symbols^(j-1), symbols)`` whose row ``prefix`` sums to 1."""
         out = []
         for j in range(1, self.key_len + 1):
-            div = self.symbols ** (self.key_len - j)
-            prefix = self._codes // (div * self.symbols)
-            child = (self._codes // div) % self.symbols
-            table = np.zeros((self.symbols ** (j - 1), self.symbols))
-            np.add.at(table, (prefix, child), self.probs)
+            table = np.zeros(self.symbols ** j)
+            mass_j = self._prefix_mass[j - 1]
+            table[:len(mass_j)] = mass_j
+            table = table.reshape(self.symbols ** (j - 1), self.symbols)  # (prefix, next token)
             mass = table.sum(axis=1, keepdims=True)
             out.append(np.divide(table, mass, out=np.zeros_like(table), where=mass > 0))
         return out
@@ -326,10 +330,8 @@ class QuantaSource:
         """
         out = np.zeros(self.segment_len)
         prev = 0.0
-        codes = self._codes
         for j in range(1, self.key_len + 1):
-            prefix = codes // self.symbols ** (self.key_len - j)
-            mass = np.bincount(prefix, weights=self.probs)
+            mass = self._prefix_mass[j - 1]
             mass = mass[mass > 0]
             joint = float(-(mass * np.log(mass)).sum())
             out[j] = joint - prev
@@ -356,10 +358,7 @@ class QuantaSource:
         codes = self._codes[q]
         mass_prev = np.ones(len(q))
         for j in range(1, self.key_len + 1):
-            div = self.symbols ** (self.key_len - j)
-            prefix_all = self._codes // div
-            table = np.bincount(prefix_all, weights=self.probs)
-            mass = table[codes // div]
+            mass = self._prefix_mass[j - 1][codes // self.symbols ** (self.key_len - j)]
             lp[:, j] = np.log(mass / mass_prev)
             mass_prev = mass
         cont = seg[:, 1 + self.key_len:]
@@ -476,13 +475,11 @@ class SyntheticSplit:
         return self.source.train_rows(seed=seed, step=step, batch_size=batch_size,
                                       context=context, stream=stream)
 
-    def estimate(self, losses: np.ndarray) -> tuple[float, float]:
-        """Mean loss and its standard error from per-token losses of :meth:`windows`
-        (post-stratified for the validation split: :meth:`QuantaSource.val_estimate`)."""
-        if self.split == "val":
-            return self.source.val_estimate(losses)
-        means = losses.mean(axis=1)
-        return float(losses.mean()), float(means.std(ddof=1) / math.sqrt(max(1, len(means))))
+    def estimate(self, losses: np.ndarray) -> tuple[float, float] | None:
+        """Mean loss and its standard error from per-token losses of :meth:`windows`: the
+        post-stratified estimate for the validation split
+        (:meth:`QuantaSource.val_estimate`); None for the training split (the plain mean)."""
+        return self.source.val_estimate(losses) if self.split == "val" else None
 
     def soft_targets(self, start: int, stop: int, n_rows: int, context: int
                      ) -> np.ndarray | None:

@@ -88,6 +88,15 @@ def check_fixed(law: Law, fixed: Mapping[str, float] | None,
     return out
 
 
+def _entropy_rate(df: pd.DataFrame) -> dict[str, float]:
+    """``{"entropy_rate": H}`` when the runs carry their source's entropy rate (synthetic
+    sources), else ``{}``."""
+    if "entropy_rate" not in df.columns:
+        return {}
+    rates = pd.to_numeric(df["entropy_rate"], errors="coerce").dropna()
+    return {"entropy_rate": float(rates.iloc[0])} if len(rates) else {}
+
+
 def _natural(law: Law, z: np.ndarray, held: Mapping[str, float]) -> dict[str, float]:
     """Natural-unit parameters at the full internal vector ``z``, in canonical form; held
     parameters keep exactly the values given (a canonical form that would move them is not
@@ -413,10 +422,7 @@ def fit(
                    **{k: str(v) for k, v in df.attrs.get("conventions", {}).items()}}
     provenance = {
         "source": src,
-        **({"entropy_rate": float(pd.to_numeric(df["entropy_rate"]).dropna().iloc[0])}
-           if "entropy_rate" in df.columns and pd.to_numeric(df["entropy_rate"],
-                                                             errors="coerce").notna().any()
-           else {}), "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
+        **_entropy_rate(df), "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
         "ranges": ranges,
         "scalinglab_version": __version__, "python": platform.python_version(),
         "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,

@@ -115,9 +115,9 @@ def evaluate(model: GPT | Callable[..., torch.Tensor], data: Any, *, context: in
     losses = torch.cat(parts).numpy()
     per_pos = losses.mean(axis=0).tolist()
     estimate = getattr(data, "estimate", None)
-    if estimate is not None:  # a synthetic split knows a lower-variance estimator
-        loss, se = estimate(losses)
-        return Evaluation(loss, per_pos, se)
+    better = estimate(losses) if estimate is not None else None
+    if better is not None:  # a synthetic validation split knows a lower-variance estimator
+        return Evaluation(better[0], per_pos, better[1])
     means = losses.mean(axis=1)
     se = float(means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else math.nan
     return Evaluation(float(losses.mean()), per_pos, se)
