@@ -115,6 +115,16 @@ def outlier_threshold(n: int, n_params: int) -> float:
     return max(OUTLIER_Z, float(student_t.ppf(1.0 - OUTLIER_ALPHA / (2 * n), dof)))
 
 
+def members(labels: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """``(label, positions)`` of every distinct label, positions ascending: one sort over the
+    labels instead of one comparison pass per label (a table of 1e6 runs has thousands)."""
+    values, inverse = np.unique(labels, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return list(zip(values.tolist(), np.split(order, bounds), strict=True)) if len(labels) \
+        else []
+
+
 def groupings(df: pd.DataFrame) -> list[np.ndarray]:
     """The groupings of the rows of ``df`` whose bias :func:`check` judges: one label per row
     (``"group NAME"`` from a ``group`` column; ``"budget C"`` for the rows of IsoFLOP profiles
@@ -128,12 +138,13 @@ def groupings(df: pd.DataFrame) -> list[np.ndarray]:
         if np.all(np.isfinite(C) & (C > 0)) and np.all(np.isfinite(N) & (N > 0)):
             labels = budget_groups(C, BUDGET_TOLERANCE)
             names = np.full(len(df), "", dtype=object)
-            for k in np.unique(labels):
-                m = labels == k
+            profiles = set()
+            for _, m in members(labels):
                 # a profile: several sizes at one budget (not one run repeated, e.g. per corpus)
-                if m.sum() >= GROUP_MIN_POINTS and distinct_levels(N[m]) >= GROUP_MIN_POINTS:
-                    names[m] = f"budget {float(np.exp(np.mean(np.log(C[m])))):.3g}"
-            profiles = {str(v) for v in names if v}
+                if m.size >= GROUP_MIN_POINTS and distinct_levels(N[m]) >= GROUP_MIN_POINTS:
+                    name = f"budget {float(np.exp(np.mean(np.log(C[m])))):.3g}"
+                    names[m] = name
+                    profiles.add(name)
             if len(profiles) >= 2 and np.mean(names != "") >= BUDGET_DESIGN_SHARE:
                 out.append(names)
     return out
@@ -169,11 +180,10 @@ def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
     if len(residuals) - n_fit < OUTLIER_MIN_DOF or not np.isfinite(s):
         return out  # too few residual degrees of freedom to trust s (as for outliers)
     for labels in groups:
-        names = [str(v) for v in np.unique(labels) if v != ""]
-        if len(names) < 2:
+        named = [(str(v), idx) for v, idx in members(labels) if v != ""]
+        if len(named) < 2:
             continue
-        for name in names:
-            idx = np.flatnonzero(labels == name)
+        for name, idx in named:
             k = idx.size
             if k < GROUP_MIN_POINTS:
                 continue
