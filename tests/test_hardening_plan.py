@@ -50,7 +50,7 @@ def _one_line_error(code: int, err: str, option: str) -> None:
     # the other numbers, checked before any work
     (["--compute", "1e21", "--tolerance", "inf"], "--tolerance"),
     (["--compute", "1e21", "--tolerance", "-1"], "--tolerance"),
-    (["--compute", "1e21", "--level", "nan"], "--level"),
+    (["--compute", "1e21", "--confidence", "nan"], "--confidence"),
     (["--compute", "1e21", "--mfu", "0"], "--mfu"),
     (["--compute", "1e21", "--inference-tokens", "-1"], "--inference-tokens"),
     (["--compute", "1e21", "--inference-tokens", "1e12", "--inference-cost-ratio", "nan"],
@@ -81,11 +81,11 @@ def test_plan_errors_come_before_any_output(cli) -> None:
 def test_degenerate_exponents_give_a_result_not_a_division_by_zero(cli) -> None:
     """alpha = beta = 0 sits on the law's bounds (a fit can land there): the iso-FLOP search
     reports the edge instead of dividing by zero."""
-    code, out, err = cli("plan", "--params", "E=1.69,A=406.4,B=410.7,alpha=0,beta=0",
+    code, _out, err = cli("plan", "--params", "E=1.69,A=406.4,B=410.7,alpha=0,beta=0",
                          "--compute", "1e21")
     assert code == 0, err
     assert "Traceback" not in err
-    assert "edge of the search range" in " ".join(out.split())
+    assert "edge of the search range" in " ".join(err.split())  # a warning: stderr
 
 
 def test_parameter_bounds_come_from_the_law() -> None:
@@ -108,7 +108,7 @@ _OPTIONS: dict[str, list[str]] = {
     "--inference-cost-ratio": ["--compute", "1e21", "--inference-tokens", "1e12"],
     "--unique-tokens": ["--compute", "1e21"],
     "--tolerance": ["--compute", "1e21"],
-    "--level": ["--compute", "1e21"],
+    "--confidence": ["--compute", "1e21"],
     "--mfu": ["--compute", "1e21", "--gpu", "h100"],
     "--price": ["--compute", "1e21", "--gpu", "h100"],
     "--peak-tflops": ["--compute", "1e21"],
@@ -172,3 +172,26 @@ def test_shape_bad_search_options_name_themselves(cli, argv: list[str], option: 
     code, _out, err = cli("shape", *argv)
     assert time.monotonic() - t0 < 10
     _one_line_error(code, err, option)
+
+
+def test_a_plan_outside_its_own_interval_says_so() -> None:
+    """Issue 17, item 13: resampled fits that disagree with the fit (here, draws whose alpha
+    all sit at 0.25 while the fit's is Besiroglu et al.'s 0.3478) put the plan's own value
+    outside its bootstrap interval; the plan then warns that the interval is not reliable."""
+    import numpy as np
+
+    from scalinglab.laws import published as pub
+    from scalinglab.plan import plan_compute, plan_law
+
+    names = ("E", "A", "B", "alpha", "beta")
+    centre = np.array([pub.CHINCHILLA_EPOCH[k] for k in names])
+    rng = np.random.default_rng(0)
+    ok = centre * (1 + 0.01 * rng.standard_normal((50, 5)))
+    plan = plan_compute(plan_law("chinchilla", "epoch", draws=ok), 1e22)
+    assert not any(w.startswith("interval:") for w in plan.warnings)
+    off = ok.copy()
+    off[:, 3] = 0.25
+    plan = plan_compute(plan_law("chinchilla", "epoch", draws=off), 1e22)
+    lo, hi = plan.intervals["N_opt"]
+    assert not lo <= plan.N_opt <= hi
+    assert any(w.startswith("interval: the plan's N_opt") for w in plan.warnings)

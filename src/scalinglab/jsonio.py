@@ -1,16 +1,21 @@
-"""JSON output shared by every command: NumPy values to Python, non-finite floats to null,
-and atomic writes (temp file + rename) whose failures name the option."""
+"""JSON shared by every command: NumPy values to Python, non-finite floats to null, atomic writes
+(temp file + rename) whose failures name the option, a check that an output path can be written
+before any work starts, and JSON parsing whose failures (bad syntax, nesting too deep for the
+parser, duplicate keys) are one :class:`~scalinglab.errors.InputError` naming the file."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import InputError, OptionError
 
 
 def to_jsonable(v: Any) -> Any:
@@ -42,3 +47,54 @@ def write_json(path: str | Path, doc: Any, option: str = "--json") -> None:
         tmp.replace(p)
     except OSError as exc:
         raise OptionError(option, f"cannot write {p}: {exc.strerror or exc}") from None
+
+
+def check_writable(path: str | Path, option: str) -> None:
+    """Fail now, naming ``option``, if a file cannot be written at ``path`` later (a folder
+    there, no folder to create it in, no permission, a read-only or virtual filesystem): a
+    probe file is created and removed in the nearest existing folder."""
+    p = Path(path)
+    if p.is_dir():
+        raise OptionError(option, f"{p} is a folder, expected a file name")
+    folder = p.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OptionError(option, f"cannot write {p}: {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".scalinglab-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OptionError(option, f"cannot write {p}: {exc.strerror or exc} in "
+                                  f"{folder}") from None
+
+
+def _no_duplicate_keys(source: str | None) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                raise InputError(f"the key {k!r} appears twice in one JSON object",
+                                 source=source)
+            out[k] = v
+        return out
+
+    return hook
+
+
+def parse_json(text: str | bytes, source: str | None = None, *,
+               duplicate_keys: bool = False, **kwargs: Any) -> Any:
+    """``json.loads`` with its failures as an :class:`InputError` naming ``source``: invalid
+    JSON, nesting too deep to parse (Python's parser recurses; a crafted ``[[[[...`` would be a
+    RecursionError) and, unless ``duplicate_keys``, a key given twice in one object."""
+    if not duplicate_keys:
+        kwargs.setdefault("object_pairs_hook", _no_duplicate_keys(source))
+    try:
+        return json.loads(text, **kwargs)
+    except RecursionError:
+        raise InputError("the JSON is nested too deeply to read", source=source) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text: {exc}", source=source) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc}", source=source) from None

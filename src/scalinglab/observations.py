@@ -8,12 +8,15 @@ scalinglab run store, ``*.db``), maps common column names onto the standard ones
 ``columns={"loss": "val_loss"}`` overrides), derives ``D = C/(6N)`` or ``C = 6ND`` when one is
 missing (the convention is recorded in ``df.attrs["conventions"]``), and validates the columns a
 fit needs: every bad cell is reported with the file, the row (1-based data row) and the column.
+A header that names a column twice, a JSON object with a key given twice, JSON nested too deeply
+to parse, and booleans where numbers belong (``True`` is not 1.0) are refused the same way.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import json
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import InputError, OptionError
+from scalinglab.jsonio import parse_json
 
 STANDARD_COLUMNS = ("N", "D", "C", "loss", "S", "U", "P", "run_id", "group", "weight")
 
@@ -62,28 +66,65 @@ def read_table(path: str | Path) -> pd.DataFrame:
         elif suffix in (".parquet", ".pq"):
             df = pd.read_parquet(p)
         elif suffix == ".jsonl":
-            df = pd.read_json(p, lines=True)
+            df = _read_jsonl(p, src)
         elif suffix == ".json":
-            with open(p, encoding="utf-8") as fh:
-                obj = json.load(fh)
+            obj = parse_json(p.read_bytes(), src)
             if isinstance(obj, dict) and "runs" in obj:
                 obj = obj["runs"]
             df = pd.DataFrame(obj)
         elif suffix == ".tsv":
+            _check_header(p, "\t", src)
             df = pd.read_csv(p, sep="\t")
         else:
+            _check_header(p, ",", src)
             df = pd.read_csv(p)
     except InputError:
         raise
-    except (ValueError, OSError, pd.errors.ParserError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError, OSError, pd.errors.ParserError) as exc:
         raise InputError(f"could not be read as a table: {exc}", source=src) from exc
     except ImportError as exc:
         raise InputError(f"reading this format needs an optional package: {exc}",
                          source=src) from exc
+    dup = [str(c) for c in df.columns[df.columns.duplicated()]]
+    if dup:
+        raise InputError(f"the column {dup[0]!r} appears twice; keep one", source=src)
     if df.empty:
         raise InputError("the table is empty (no data rows)", source=src)
     df.attrs["source"] = src
     return df
+
+
+def _check_header(path: Path, sep: str, src: str) -> None:
+    """Refuse a header naming a column twice (pandas would rename the second ``loss.1``)."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            header = next(csv.reader(fh, delimiter=sep), [])
+    except csv.Error:
+        return  # pandas reports what is wrong with the file
+    seen: set[str] = set()
+    for name in (h.strip() for h in header):
+        if name and name in seen:
+            raise InputError(f"the header names the column {name!r} twice; keep one",
+                             source=src, row=None)
+        seen.add(name)
+
+
+def _read_jsonl(path: Path, src: str) -> pd.DataFrame:
+    """One JSON object per line (blank lines skipped); a bad line is named by its number."""
+    records = []
+    for i, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = parse_json(line, src)
+        except InputError as exc:
+            raise InputError(f"line {i}: {str(exc).removeprefix(f'file {src}: ')}",
+                             source=src) from None
+        if not isinstance(rec, dict):
+            raise InputError(f"line {i}: expected a JSON object per line, got "
+                             f"{type(rec).__name__}", source=src)
+        records.append(rec)
+    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
 
 
 def map_columns(df: pd.DataFrame, overrides: Mapping[str, str] | None = None,
@@ -119,10 +160,33 @@ def map_columns(df: pd.DataFrame, overrides: Mapping[str, str] | None = None,
     return out
 
 
+def _as_float(value: object) -> float:
+    """One cell as a float: NaN when it is not a number, +-inf when it overflows a float."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.copysign(math.inf, -1.0 if str(value).lstrip().startswith("-") else 1.0)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def to_numeric(series: pd.Series) -> pd.Series:
+    """``pd.to_numeric(..., errors="coerce")`` that also copes with integers too large for a
+    float (a JSON ``1e400`` written out in digits): they become infinite, so validation
+    reports them as not finite instead of crashing."""
+    raw = series.astype(object) if series.dtype == object else series
+    try:
+        return pd.to_numeric(raw, errors="coerce")
+    except (OverflowError, TypeError, ValueError):
+        return pd.to_numeric(series.map(_as_float), errors="coerce")
+
+
 def _bad_cell(df: pd.DataFrame, col: str, mask: np.ndarray, what: str, src: str | None) -> None:
     i = int(np.flatnonzero(mask)[0])
     row = i + 1
     value = df[col].iloc[i]
+    if isinstance(value, np.generic):
+        value = value.item()
     extra = f" (line {row + 1} of the file)" if src and src.endswith((".csv", ".tsv")) else ""
     n_bad = int(mask.sum())
     more = f"; {n_bad - 1} more row(s) like it" if n_bad > 1 else ""
@@ -148,7 +212,13 @@ def validate(df: pd.DataFrame, required: Iterable[str], source: str | None = Non
     out = df.copy()
     for col in required:
         raw = out[col]
-        num = pd.to_numeric(raw.astype(object) if raw.dtype == object else raw, errors="coerce")
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            _bad_cell(out, col, raw.notna().to_numpy(), "not a number (a boolean)", src)
+        if raw.dtype == object:
+            is_bool = raw.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+            if is_bool.any():
+                _bad_cell(out, col, is_bool, "not a number (a boolean)", src)
+        num = to_numeric(raw)
         bad = num.isna().to_numpy() & raw.notna().to_numpy()
         if bad.any():
             _bad_cell(out, col, bad, "not a number", src)
@@ -170,13 +240,11 @@ def complete(df: pd.DataFrame) -> pd.DataFrame:
     out = df
     if "D" not in df.columns and {"N", "C"} <= set(df.columns):
         out = df.copy()
-        out["D"] = pd.to_numeric(df["C"], errors="coerce") / (
-            6.0 * pd.to_numeric(df["N"], errors="coerce"))
+        out["D"] = to_numeric(df["C"]) / (6.0 * to_numeric(df["N"]))
         conv["D"] = "derived as C / (6 N)"
     elif "C" not in df.columns and {"N", "D"} <= set(df.columns):
         out = df.copy()
-        out["C"] = 6.0 * pd.to_numeric(df["N"], errors="coerce") * pd.to_numeric(
-            df["D"], errors="coerce")
+        out["C"] = 6.0 * to_numeric(df["N"]) * to_numeric(df["D"])
         conv["C"] = "derived as 6 N D"
     out.attrs = dict(df.attrs)
     out.attrs["conventions"] = conv
@@ -196,16 +264,33 @@ def parse_column_overrides(items: Iterable[str] | None) -> dict[str, str]:
 
 
 def load_observations(data: str | Path | pd.DataFrame,
-                      columns: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read and map an observation table (validation happens in :func:`validate`)."""
+                      columns: Mapping[str, str] | None = None, *,
+                      curves: bool = False) -> pd.DataFrame:
+    """Read and map an observation table (validation happens in :func:`validate`).
+
+    ``data`` may also be a run source of :mod:`scalinglab.importers` (an MLflow URI or
+    ``mlruns/``, a ``wandb/`` folder, a TensorBoard log dir, a ``trainer_state.json``, ...):
+    its runs table, or with ``curves=True`` its learning curves (rows per step, ``run_id``,
+    ``S``); ``columns`` is then the importer's mapping (``loss=val/loss``)."""
     if isinstance(data, pd.DataFrame):
         df = data.copy()
         df.attrs = dict(data.attrs)
         df.attrs.setdefault("source", "<DataFrame>")
+    elif _import_source(data):
+        from scalinglab.importers import load_table
+
+        df, columns = load_table(data, columns, curves=curves), None
     else:
         df = read_table(data)
     df = map_columns(df, columns)
     return complete(df)
+
+
+def _import_source(data: str | Path) -> bool:
+    """A tracker or log source (scalinglab.importers), not a table or a run store."""
+    from scalinglab.importers import is_source
+
+    return is_source(data)
 
 
 def repetition_warning(df: pd.DataFrame) -> str | None:

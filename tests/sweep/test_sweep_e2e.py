@@ -4,6 +4,11 @@ mid-sweep and restarted (local pool and Ray), Ctrl-C, and an IsoFLOP study fitte
 Drivers run as ``python -m scalinglab sweep run ...`` subprocesses in their own session, so
 that whatever a killed driver leaves behind (Ray's agent processes) can be ended by its
 process-group id.
+
+The local-pool test does not race the trainer: the worker training the run chosen to be caught
+mid-way is frozen (SIGSTOP; found by the ``flock`` it holds on its run folder) while the
+driver is killed or interrupted, and thawed only once the signal has landed, so the run is
+mid-way whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scalinglab.errors import InputError
 from scalinglab.store import RunStore, read_observations
 
 try:
@@ -76,8 +82,11 @@ def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
 def _runs(store: Path) -> list:
     if not store.exists():
         return []
-    with RunStore(store, readonly=True) as rs:
-        return rs.runs()
+    try:
+        with RunStore(store, readonly=True) as rs:
+            return rs.runs()
+    except InputError:  # the driver has created the file but not yet its tables
+        return []
 
 
 def _midway(run) -> bool:
@@ -113,6 +122,63 @@ def _folders_free(store: Path) -> bool:
     return True
 
 
+def _worker_of(folder: Path) -> int | None:
+    """The pid of the process holding the ``flock`` of a run folder (the worker training it),
+    from /proc/locks."""
+    try:
+        st = (folder / ".lock").stat()
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        f = line.split()
+        if len(f) >= 6 and f[1] == "FLOCK" and f[5] == key:
+            return int(f[4])
+    return None
+
+
+def _sigint_pending(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True  # gone: nothing to wait for
+    masks = [int(ln.split()[1], 16) for ln in status.splitlines()
+             if ln.startswith(("SigPnd:", "ShdPnd:"))]
+    return any(m & (1 << (signal.SIGINT - 1)) for m in masks)
+
+
+def _in_loop(run, since: float) -> bool:
+    """A run of this driver inside its training loop: it has written a checkpoint since
+    ``since`` (so its Ctrl-C handler is in place) and has no result yet."""
+    folder = Path(run.out_dir or "/nonexistent")
+    try:
+        fresh = (folder / "checkpoint.pt").stat().st_mtime > since
+    except OSError:
+        return False
+    return fresh and not (folder / "result.json").exists()
+
+
+def _freeze(store: Path, ready: Callable, since: float = 0.0, timeout: float = 180) -> int:
+    """Wait for a run in flight (started after ``since``) for which ``ready(run)`` holds,
+    freeze its worker (SIGSTOP), and return the worker's pid once ``ready`` still holds for
+    the frozen run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for r in _runs(store):
+            if r.status != "running" or (r.started_at or 0) <= since or not ready(r):
+                continue
+            pid = _worker_of(Path(r.out_dir))
+            if pid is None:
+                continue
+            os.kill(pid, signal.SIGSTOP)
+            if ready(r):  # still so now that it cannot move
+                return pid
+            os.kill(pid, signal.SIGCONT)
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for a checkpointed run in flight")
+
+
 def _assert_six_completed_once(store: Path, before: dict) -> list:
     with RunStore(store, readonly=True) as rs:
         runs = rs.runs(study="grid6")
@@ -131,18 +197,23 @@ def _assert_six_completed_once(store: Path, before: dict) -> list:
 
 
 def _sigkill_then_finish(tmp_path: Path, *extra: str, ctrl_c: bool = False,
-                         resumed: bool = True) -> list:
+                         resumed: bool = True, freeze: bool = False) -> list:
     spec = tmp_path / "grid6.yaml"
     spec.write_text(yaml.safe_dump(GRID6))
     store = tmp_path / "runs.db"
     log = tmp_path / "driver.log"
     first = _driver(spec, store, log, "--workers", "2", *extra)
+    frozen = None
     try:
         _wait(lambda: _checkpointed_run_in_flight(store), 180,
               "a completed run and a checkpointed run in flight")
+        if freeze:
+            frozen = _freeze(store, _midway)
     finally:
         first.send_signal(signal.SIGKILL)
         _end(first)
+        if frozen is not None:  # thawed: it sees its driver gone, checkpoints and exits
+            os.kill(frozen, signal.SIGCONT)
     before = {r.run_id: (r.finished_at, r.metrics["final_val_loss"])
               for r in _runs(store) if r.status == "completed"}
     assert 1 <= len(before) < 6
@@ -152,11 +223,18 @@ def _sigkill_then_finish(tmp_path: Path, *extra: str, ctrl_c: bool = False,
         second = _driver(spec, store, log, "--workers", "2", *extra)
         _wait(lambda: any((r.started_at or 0) > since and r.status == "running"
                           for r in _runs(store)), 120, "the restart to start a run")
-        time.sleep(1.0)
-        second.send_signal(signal.SIGINT)
+        if freeze:  # Ctrl-C lands while a run is mid-way, however loaded the machine is
+            frozen = _freeze(store, lambda r: _in_loop(r, since), since)
+            second.send_signal(signal.SIGINT)
+            _wait(lambda: _sigint_pending(frozen), 60, "the driver to pass on the Ctrl-C")
+            os.kill(frozen, signal.SIGCONT)
+        else:
+            time.sleep(1.0)
+            second.send_signal(signal.SIGINT)
         assert _end(second) == 130, log.read_text()[-2000:]
         runs = _runs(store)
-        assert not any(r.status in ("running", "failed") for r in runs)
+        assert not any(r.status in ("running", "failed") for r in runs), [
+            (r.status, r.error) for r in runs]
         before.update({r.run_id: (r.finished_at, r.metrics["final_val_loss"])
                        for r in runs if r.status == "completed"})
     last = _driver(spec, store, log, "--workers", "2", *extra)
@@ -174,7 +252,9 @@ def _sigkill_then_finish(tmp_path: Path, *extra: str, ctrl_c: bool = False,
 
 
 def test_sigkill_of_the_local_driver_loses_and_duplicates_nothing(tmp_path):
-    runs = _sigkill_then_finish(tmp_path, ctrl_c=True)
+    if not Path("/proc/locks").exists():
+        pytest.skip("needs /proc/locks to find the worker of a run")
+    runs = _sigkill_then_finish(tmp_path, ctrl_c=True, freeze=True)
     with RunStore(tmp_path / "runs.db", readonly=True) as rs:
         outcomes = {a["outcome"] for r in runs for a in rs.attempts(r.run_id)}
     assert "interrupted" in outcomes and "failed" not in outcomes

@@ -1,6 +1,9 @@
 """CLI: ``scalinglab train`` (one training run; needs the ``scalinglab[train]`` extra).
 
 torch is imported inside the command only, so ``scalinglab --help`` works on the core install.
+Output paths are checked before training starts (the run folder can be written and holds no
+other run unless ``--overwrite``; the ``--json`` file can be written), so no result is lost to a
+late failure.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from scalinglab.console import console, err_console
+from scalinglab.cli.options import Command
+from scalinglab.console import Table, console, err_console
 from scalinglab.errors import OptionError
 
 
@@ -71,10 +74,36 @@ def print_result(res: Any) -> None:
     console.print(t)
 
 
+def _check_outputs(cfg: Any, run_dir: Path, explicit: bool, *, resume: bool, overwrite: bool,
+                   json_out: str | None) -> None:
+    """Before any training: the run folder can be created and written, it holds no other run
+    (unless ``--overwrite``), and the ``--json`` file can be written."""
+    from scalinglab.jsonio import check_writable
+    from scalinglab.train.loop import check_run_folder
+
+    if overwrite and resume:
+        raise OptionError("--overwrite", "replaces the run in --out; --resume continues it: "
+                          "give one of them")
+    what = "" if explicit else " (the default run folder; give --out)"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OptionError("--out", f"cannot create {run_dir}{what}: "
+                          f"{exc.strerror or exc}") from None
+    check_writable(run_dir / "result.json", "--out")
+    if explicit and not overwrite:
+        held = check_run_folder(cfg, run_dir, resume=resume)
+        if held is not None:
+            raise OptionError("--out", f"{held}; continue it with --resume, replace it with "
+                              "--overwrite, or give another --out")
+    if json_out and json_out != "-":
+        check_writable(json_out, "--json")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``train`` to ``app``."""
 
-    @app.command("train")
+    @app.command("train", cls=Command)
     def train_cmd(
         n_layer: Annotated[int, typer.Option("--n-layer", help="Transformer blocks")],
         d_model: Annotated[int, typer.Option("--d-model", help="residual width")],
@@ -120,6 +149,9 @@ def register(app: typer.Typer) -> None:
                                                  "cache, by config hash)")] = None,
         resume: Annotated[bool, typer.Option("--resume", help="continue from the latest "
                                              "checkpoint in --out")] = False,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the run already "
+                                                "in --out (its result and checkpoint)")
+                             ] = False,
         device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N | auto")] = "cpu",
         precision: Annotated[str, typer.Option(help="auto | fp32 | bf16")] = "auto",
         compile_model: Annotated[bool, typer.Option("--compile",
@@ -157,6 +189,8 @@ def register(app: typer.Typer) -> None:
 
         run_dir = out if out is not None else (
             cache_dir() / "runs" / digest([json.dumps(cfg.model_dump(), sort_keys=True)], 12))
+        _check_outputs(cfg, run_dir, out is not None, resume=resume, overwrite=overwrite,
+                       json_out=json_out)
         if not quiet:
             err_console.print(f"run folder: {run_dir}", highlight=False)
         try:
@@ -172,5 +206,12 @@ def register(app: typer.Typer) -> None:
             return
         print_result(res)
         if json_out:
-            Path(json_out).write_text(payload + "\n")
+            from scalinglab.train.checkpoint import atomic_write_text
+
+            try:
+                atomic_write_text(Path(json_out), payload + "\n")
+            except OSError as exc:
+                raise OptionError("--json", f"cannot write {json_out}: {exc.strerror or exc}; "
+                                  f"the run's result is kept in {run_dir / 'result.json'}"
+                                  ) from None
             console.print(f"wrote {json_out}", highlight=False)

@@ -6,6 +6,12 @@
   (``N``, ``D``, ``C``, ``loss``, ``run_id``, ``group`` and the config columns).
 * :func:`export_runs`: every run, any status, to CSV or Parquet.
 * :func:`run_id_for`: a run's identity, the hash of its config.
+* :class:`StoreWriteError`: a write the disk refused (full, read-only); the store stays intact.
+
+A store is checked before it is read: its schema version and the columns of its tables (a SQLite
+file of someone else's with tables of the same names is refused, never read or changed).
+Commands that only read open it read-only (SQLite ``mode=ro``), so a store on a read-only
+filesystem or in a folder without write permission can be listed, exported and fitted.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from scalinglab.store.runstore import (
     PlannedRun,
     RunRecord,
     RunStore,
+    StoreWriteError,
     StudyInfo,
     canonical_json,
     run_id_for,
@@ -34,6 +41,7 @@ __all__ = [
     "PlannedRun",
     "RunRecord",
     "RunStore",
+    "StoreWriteError",
     "StudyInfo",
     "canonical_json",
     "export_runs",

@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 from scalinglab.store.runstore import RunRecord, RunStore
 
 N_CONVENTIONS: dict[str, str] = {
@@ -157,7 +157,7 @@ def export_runs(path: str | Path, out: str | Path, study: str | None = None) -> 
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise OptionError("--out", f"{out}: write .csv or .parquet, got {suffix or 'no suffix'}")
+        raise ParameterError("out", f"{out}: write .csv or .parquet, got {suffix or 'no suffix'}")
     with RunStore(path, readonly=True) as store:
         if study is not None:
             store.study(study)
@@ -168,6 +168,6 @@ def export_runs(path: str | Path, out: str | Path, study: str | None = None) -> 
         try:
             df.to_parquet(out, index=False)
         except ImportError as exc:
-            raise OptionError("--out", f"writing Parquet needs pyarrow "
+            raise ParameterError("out", f"writing Parquet needs pyarrow "
                               f"(pip install 'scalinglab[parquet]'): {exc}") from exc
     return df

@@ -5,13 +5,19 @@ one transaction, and so is a run's whole result (status, metrics and curve) when
 reader, or a driver restarted after being killed, sees a run either finished with all of its
 data or not finished at all. A run is identified by :func:`run_id_for`, a hash of its config:
 registering a study again adds only the runs it did not have.
+
+A write the disk refuses (full, read-only filesystem, I/O error) is rolled back and raised as
+:class:`StoreWriteError`, whose message says how to resume; a file that is not a run store of
+this schema version is refused before anything is read or written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import InputError
-from scalinglab.store.schema import CURVE_COLUMNS, SCHEMA_VERSION, connect
+from scalinglab.errors import InputError, ScalingLabError
+from scalinglab.store.schema import CURVE_COLUMNS, connect, schema_problem, writable
 
 
 def canonical_json(obj: Any) -> str:
@@ -76,7 +82,9 @@ class RunRecord:
     labels: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> RunRecord:
+    def from_row(cls, row: sqlite3.Row, store: Path | None = None) -> RunRecord:
+        """The record of a row, its ``out_dir`` resolved for the store file ``store``
+        (:func:`resolve_out_dir`)."""
         keys = row.keys()
         return cls(
             run_id=row["run_id"],
@@ -86,13 +94,39 @@ class RunRecord:
             failures=row["failures"],
             error=row["error"],
             metrics=json.loads(row["metrics"]) if row["metrics"] else None,
-            out_dir=row["out_dir"],
+            out_dir=resolve_out_dir(row["out_dir"], store),
             created_at=row["created_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             study=row["study"] if "study" in keys else None,
             labels=json.loads(row["labels"]) if "labels" in keys and row["labels"] else {},
         )
+
+
+def relative_out_dir(out_dir: str | Path, base: Path) -> str:
+    """A run folder as the store records it: relative to the store's folder ``base`` (POSIX
+    separators) when it lies inside it, so a store copied or moved with its folder still
+    points to its runs; absolute otherwise."""
+    p = Path(out_dir)
+    try:
+        return p.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(p.resolve())
+
+
+def resolve_out_dir(stored: str | None, store: Path | None) -> str | None:
+    """The run folder of a stored ``out_dir``, for the store file ``store``: a relative one
+    against the store's folder. Paths older versions wrote (absolute, or relative to the
+    working folder of the sweep) are kept as they are when they exist; when they do not and
+    they name a folder ``<store>.runs/RUN`` (the store was copied or moved with its runs),
+    the same run folder beside this store."""
+    if stored is None or store is None:
+        return stored
+    p = Path(stored)
+    here = p if p.is_absolute() else store.parent / p
+    if here.exists() or p.parent.name != store.name + ".runs":
+        return str(here)
+    return str(store.parent / (store.name + ".runs") / p.name)
 
 
 @dataclass(frozen=True)
@@ -104,6 +138,39 @@ class StudyInfo:
     spec_path: str | None
     created_at: float
     updated_at: float
+
+
+#: SQLite's words for a write that the disk or the filesystem refused
+_WRITE_FAILURES = ("disk is full", "readonly database", "read-only", "disk i/o error",
+                   "unable to open database file")
+
+
+def is_write_failure(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite failing to write (disk full, read-only, I/O error)."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    if name.startswith(("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return True
+    return any(w in str(exc).lower() for w in _WRITE_FAILURES)
+
+
+def read_only_message(path: Path) -> str:
+    """Why a store cannot be written, and what to do instead."""
+    what = "file" if path.exists() and not os.access(path, os.W_OK) else "folder"
+    return (f"the run store is read-only (no write permission on its {what}); a sweep writes "
+            "its runs to the store: make it writable or copy it to a writable folder "
+            "(runs list, runs export, fit and report read it where it is)")
+
+
+class StoreWriteError(ScalingLabError):
+    """A write to the run store that the disk refused (full, read-only, I/O error). The store
+    is intact (the transaction was rolled back); the message says how to resume."""
+
+    def __init__(self, path: Path, exc: sqlite3.Error) -> None:
+        super().__init__(
+            f"file {path}: could not write to the run store ({exc}). The runs recorded so "
+            "far are intact and nothing half-written was kept; free some disk space (or make "
+            "the store and its folder writable), then run the same command again to resume")
+        self.path = path
 
 
 _RUN_SELECT = """
@@ -128,20 +195,19 @@ class RunStore:
             raise InputError("is a folder, expected a run store (SQLite file)", source=src)
         if not readonly and not self.path.parent.exists():
             raise InputError("the folder of the run store does not exist", source=src)
+        if not readonly and not writable(self.path):
+            raise InputError(read_only_message(self.path), source=src)
         try:
             self._conn = connect(self.path, readonly=readonly)
-            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in self._conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise InputError(f"not a scalinglab run store: {exc}", source=src) from exc
-        if version > SCHEMA_VERSION:
+        try:
+            problem = schema_problem(self._conn)
+        except sqlite3.DatabaseError as exc:
+            problem = f"not a scalinglab run store: {exc}"
+        if problem is not None:
             self._conn.close()
-            raise InputError(f"the run store has schema version {version}; this scalinglab "
-                             f"reads up to {SCHEMA_VERSION} (upgrade scalinglab)", source=src)
-        if not {"studies", "runs", "study_runs", "curves"} <= tables:
-            self._conn.close()
-            raise InputError("not a scalinglab run store (no runs/studies tables)", source=src)
+            raise InputError(problem, source=src)
         self.readonly = readonly
 
     # ------------------------------------------------------------------ plumbing
@@ -156,14 +222,25 @@ class RunStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any exception)."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on any exception). A write the disk
+        or the filesystem refuses (full, read-only, I/O error) is a :class:`StoreWriteError`;
+        nothing of the transaction is kept."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not is_write_failure(exc):
+                raise
+            raise StoreWriteError(self.path, exc) from None
         try:
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and is_write_failure(exc):
+                raise StoreWriteError(self.path, exc) from None
             raise
-        self._conn.execute("COMMIT")
 
     def runs_dir(self) -> Path:
         """Where run folders (checkpoints, curves) live: ``<store>.runs/`` beside the store."""
@@ -244,7 +321,7 @@ class RunStore:
             args.extend(st)
         sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY (SELECT created_at FROM studies WHERE name = sr.study), sr.position"
-        return [RunRecord.from_row(r) for r in self._conn.execute(sql, args)]
+        return [RunRecord.from_row(r, self.path) for r in self._conn.execute(sql, args)]
 
     def get(self, run_id: str) -> RunRecord:
         """A run by its id or a unique prefix of it."""
@@ -260,7 +337,7 @@ class RunStore:
         if len(ids) > 1:
             raise InputError(f"run id prefix {run_id!r} is ambiguous: {', '.join(ids[:5])}",
                              source=str(self.path))
-        return RunRecord.from_row(rows[0])
+        return RunRecord.from_row(rows[0], self.path)
 
     def curve(self, run_id: str) -> list[dict[str, Any]]:
         """The learning curve of a run, one dict per row (``extra`` columns merged in)."""
@@ -326,7 +403,8 @@ class RunStore:
                 raise RuntimeError(f"run {run_id} is already completed")
             attempt = row["attempts"] + 1
             tx.execute("UPDATE runs SET status = 'running', attempts = ?, started_at = ?, "
-                       "out_dir = ? WHERE run_id = ?", (attempt, now, out_dir, run_id))
+                       "out_dir = ? WHERE run_id = ?",
+                       (attempt, now, relative_out_dir(out_dir, self.path.parent), run_id))
             tx.execute("INSERT OR REPLACE INTO attempts (run_id, attempt, started_at, worker) "
                        "VALUES (?, ?, ?, ?)", (run_id, attempt, now, worker))
         return attempt

@@ -8,7 +8,11 @@ retried up to the limit while the others go on. Ctrl-C (or SIGTERM) asks the run
 checkpoint and stop, records what finished, and leaves the rest to resume next time.
 
 One driver at a time per store: the store's lock file (``<store>.lock``, an ``flock`` that the
-kernel drops when the driver dies, even by SIGKILL) refuses a second one.
+kernel drops when the driver dies, even by SIGKILL) refuses a second one. The store's path is
+resolved first (symlinks followed), so a link to a store is the same store, with the same lock
+and run folders. A store that cannot be written (a read-only file or folder) is refused before
+anything starts; a write that fails during the sweep (disk full) stops the runs in flight (they
+checkpoint) and ends with a :class:`~scalinglab.store.StoreWriteError` that says how to resume.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -29,7 +33,8 @@ from rich.console import Console
 
 from scalinglab.console import err_console
 from scalinglab.errors import InputError
-from scalinglab.store import RunRecord, RunStore
+from scalinglab.store import RunRecord, RunStore, StoreWriteError
+from scalinglab.store.runstore import read_only_message
 from scalinglab.sweep.designs import Expansion, execution_config, expand
 from scalinglab.sweep.local import LocalExecutor
 from scalinglab.sweep.progress import SweepView
@@ -71,12 +76,23 @@ class SweepSummary:
 
 @contextlib.contextmanager
 def store_lock(store_path: Path) -> Iterator[None]:
-    """Hold ``<store>.lock`` exclusively, or fail at once naming the driver that has it."""
+    """Hold ``<store>.lock`` exclusively, or fail at once naming the driver that has it. The
+    lock is keyed on the real file (symlinks resolved), not on the path given."""
     if fcntl is None:  # pragma: no cover
         yield
         return
+    store_path = Path(os.path.realpath(store_path))
     lock_path = store_path.parent / (store_path.name + ".lock")
-    with open(lock_path, "a+") as fh:
+    try:
+        fh = open(lock_path, "a+")  # closed by the with block below
+    except OSError as exc:
+        if not store_path.parent.is_dir():
+            raise InputError("the folder of the run store does not exist",
+                             source=str(store_path)) from None
+        raise InputError(f"cannot create the sweep's lock file {lock_path} "
+                         f"({exc.strerror or exc}): {read_only_message(store_path)}",
+                         source=str(store_path)) from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -123,6 +139,8 @@ class _Sweep:
         self.finished = 0
         self.failed: list[str] = []
         self.stopping = False
+        #: called with (run, metrics, curve) after a run's result is in the store (--log-to)
+        self.on_complete: Callable[..., None] | None = None
 
     def task(self, run: RunRecord, threads: int) -> RunTask:
         out_dir = self.store.runs_dir() / run.run_id
@@ -134,6 +152,8 @@ class _Sweep:
         if outcome.status == "completed":
             assert outcome.result is not None
             self.store.complete_run(rid, outcome.result, outcome.curve)
+            if self.on_complete is not None:  # mirror to a tracker; the store stays the truth
+                self.on_complete(self.by_id[rid], outcome.result, outcome.curve)
             self.finished += 1
             self.view.ended(outcome, "completed")
         elif outcome.status == "interrupted" and self.stopping:
@@ -205,13 +225,16 @@ def run_sweep(spec: StudySpec, store_path: str | Path, *, spec_path: str | None 
               retry_failed: bool = False, run_fn: RunFn = train_run,
               console: Console | None = None, show_progress: bool = True,
               expansion: Expansion | None = None,
-              ray_num_cpus: int | None = None) -> SweepSummary:
+              ray_num_cpus: int | None = None,
+              on_complete: Callable[..., None] | None = None) -> SweepSummary:
     """Run (or resume) a study into the store at ``store_path``; see the module docstring.
 
     ``run_fn`` trains one run (default: the real trainer); ``max_retries`` overrides the
-    spec's; ``retry_failed`` gives runs that used up their retries a fresh budget.
+    spec's; ``retry_failed`` gives runs that used up their retries a fresh budget;
+    ``on_complete(run, metrics, curve)`` is called for each run as it completes (the
+    ``--log-to`` tracker mirror of :mod:`scalinglab.importers.export`).
     """
-    store_path = Path(store_path)
+    store_path = Path(os.path.realpath(store_path))  # a symlink is the store it points to
     expansion = expansion or expand(spec)
     console = console or err_console
     limit = spec.max_retries if max_retries is None else max_retries
@@ -239,6 +262,7 @@ def run_sweep(spec: StudySpec, store_path: str | Path, *, spec_path: str | None 
         view = SweepView(spec.name, runs, console, enabled=show_progress, executor=executor)
         sweep = _Sweep(spec, store, view, limit)
         sweep.by_id = {r.run_id: r for r in runs}
+        sweep.on_complete = on_complete
         sweep.queue.extend(todo)
         with _sigterm_as_interrupt(), view:
             try:
@@ -248,6 +272,9 @@ def run_sweep(spec: StudySpec, store_path: str | Path, *, spec_path: str | None 
                     except KeyboardInterrupt:
                         summary.interrupted = True
                         sweep.stop(ex, INTERRUPT_GRACE_S)
+                    except StoreWriteError:  # the runs in flight checkpoint; resume later
+                        ex.interrupt()
+                        raise
             except KeyboardInterrupt:  # a second Ctrl-C while stopping: leave at once
                 summary.interrupted = True
                 store.reset_interrupted()

@@ -1,7 +1,10 @@
 """The Ray executor: the same sweep on a Ray cluster, one Ray task per run.
 
 ``--executor ray`` starts a local Ray instance (all cores of this machine) unless ``--address``
-names a cluster (``auto``: the one ``ray start`` runs here). Each run is a task asking for its
+names a cluster (``auto``: the one ``ray start`` runs here). A local instance listens on the
+loopback interface only (GCS, raylet, workers; no dashboard): its node address is 127.0.0.1 and
+Ray's cluster mode is off for it, so nothing of it is reachable from other machines. Cluster use
+goes through ``--address``. Each run is a task asking for its
 threads as CPUs (and one GPU on CUDA); the task returns the run's outcome and the driver alone
 writes the store. Ray's own retries are off: failed runs are retried by the sweep, from their
 checkpoints, up to the spec's limit. Run folders live beside the store, so on a cluster of
@@ -16,13 +19,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from scalinglab.errors import OptionError
 from scalinglab.sweep.resources import plan_slots
 from scalinglab.sweep.worker import Outcome, RunFn, RunTask, execute
+
+#: the address a local Ray instance binds to
+LOOPBACK = "127.0.0.1"
+#: Ray's switch between a single-node instance on the loopback interface ("0") and a node that
+#: other machines can join; read when Ray is imported (and by its child processes)
+_RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def _loopback_only(ray: Any) -> Callable[[], None]:
+    """Make the next local instance single-node on 127.0.0.1 (its processes inherit the
+    environment; Ray's constant is set too, in case Ray was imported before). Returns what
+    puts both back (once the instance has started)."""
+    before = os.environ.get(_RAY_CLUSTER_ENV)
+    os.environ[_RAY_CLUSTER_ENV] = "0"
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    flag = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    if flag is not None:
+        constants.ENABLE_RAY_CLUSTER = False
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(_RAY_CLUSTER_ENV, None)
+        else:
+            os.environ[_RAY_CLUSTER_ENV] = before
+        if flag is not None:
+            constants.ENABLE_RAY_CLUSTER = flag
+
+    return restore
+
+
+def local_init_kwargs(num_cpus: int | None) -> dict[str, Any]:
+    """What :func:`ray.init` gets for a new local instance: loopback only, no dashboard."""
+    return {"num_cpus": num_cpus, "_node_ip_address": LOOPBACK, "include_dashboard": False}
 
 
 def _import_ray() -> Any:
@@ -83,8 +121,10 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                       "logging_level": logging.ERROR}
+            restore: Callable[[], None] = lambda: None  # noqa: E731
             if self.address is None:
-                kwargs["num_cpus"] = self._num_cpus
+                restore = _loopback_only(ray)
+                kwargs.update(local_init_kwargs(self._num_cpus))
             else:
                 _check_reachable(self.address)
             try:
@@ -92,6 +132,8 @@ class RayExecutor:
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise OptionError("--address", f"could not connect to Ray at "
                                   f"{self.address or 'a new local instance'}: {exc}") from None
+            finally:
+                restore()
             self._started = True
         resources = ray.cluster_resources()
         cpus = max(1, int(resources.get("CPU", 1)))

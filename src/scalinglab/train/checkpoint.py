@@ -6,6 +6,12 @@ checkpoint has everything a resumed run needs to continue bit for bit on the sam
 thread count: model and optimiser state, step, the torch (and CUDA) RNG states, the curve so far
 and the running sums. The data position needs no state: batch ``s`` is a function of
 (seed, s), see :func:`scalinglab.train.evaluate.train_batch`.
+
+A checkpoint that cannot be read back (truncated, empty, random bytes, missing entries) is never
+fatal: :func:`load_checkpoint` renames it aside (``checkpoint.pt.corrupt-<UTC time>``), says so
+through its ``warn`` callback, and returns None, so the run restarts from scratch (a run folder
+keeps one checkpoint, the last good one being the one that was overwritten). A resumed sweep or
+``--retry-failed`` therefore recovers such a run without anyone deleting files by hand.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import io
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +67,57 @@ def save_checkpoint(out_dir: Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(out_dir: Path) -> dict[str, Any] | None:
-    """The latest checkpoint in ``out_dir`` (on CPU), or None if there is none."""
+#: what :func:`load_checkpoint` needs in a checkpoint to resume from it
+REQUIRED_KEYS = ("config", "step", "model", "optimizer", "rng", "curve", "loss_sum",
+                 "loss_count", "initial_val_loss", "elapsed_s", "train_time_s", "first_steps",
+                 "first_steps_time_s", "steady_cpu_time_s")
+
+
+def quarantine(path: Path) -> Path:
+    """Rename an unreadable file aside, to ``<name>.corrupt-<UTC time>``; returns the new
+    path (kept for inspection, never read again)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    os.replace(path, target)
+    return target
+
+
+def load_checkpoint(out_dir: Path, warn: Callable[[str], None] | None = None
+                    ) -> dict[str, Any] | None:
+    """The latest checkpoint in ``out_dir`` (on CPU), or None if there is none.
+
+    A checkpoint that cannot be read (truncated, empty, not a checkpoint, entries missing) is
+    renamed aside with :func:`quarantine` and reported through ``warn``; None is returned, so
+    the caller starts afresh.
+    """
     path = out_dir / CHECKPOINT
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    problem: str | None = None
+    state: Any = None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError:
+        raise
+    except Exception as exc:  # EOFError, UnpicklingError, RuntimeError (zip), OSError, ...
+        problem = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if problem is None:
+        if not isinstance(state, dict):
+            problem = f"holds a {type(state).__name__}, not a checkpoint"
+        elif state.get("format") == FORMAT:
+            missing = [k for k in REQUIRED_KEYS if k not in state]
+            if missing:
+                problem = f"entries missing: {', '.join(missing)}"
+    if problem is not None:
+        moved = quarantine(path)
+        if warn is not None:
+            warn(f"checkpoint {path} is unreadable ({problem}); moved it aside to {moved.name} "
+                 "and the run starts again from scratch")
+        return None
     if state.get("format") != FORMAT:
         return None
     return state
