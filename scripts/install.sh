@@ -13,4 +13,4 @@ fi
 if ! python -c "import torch" 2>/dev/null; then
   pip install -q "${SCALINGLAB_TORCH:-torch==2.13.0}"
 fi
-pip install -q -e ".[dev,train,ray,parquet]"
+pip install -q -e ".[dev,train,ray,parquet,mlflow,wandb,tensorboard]"

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.table import Table
 
-from scalinglab.console import console, err_console
+from scalinglab.cli.options import Command, JsonOpt, emit_json, start_json
+from scalinglab.console import Table, console, err_console
 from scalinglab.errors import InputError, OptionError
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="the run store (SQLite file)")]
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sweep_app, name="sweep")
     app.add_typer(runs_app, name="runs")
 
-    @sweep_app.command("run")
+    @sweep_app.command("run", cls=Command)
     def sweep_run(
         spec_path: Annotated[Path, typer.Argument(metavar="SPEC.yaml", help="study spec")],
         store: StoreOpt,
@@ -127,6 +127,9 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[bool, typer.Option("--dry-run", help="list the runs, train none")
                            ] = False,
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress table")] = False,
+        log_to: Annotated[str | None, typer.Option(
+            "--log-to", help="also log each run as it completes to mlflow[:URI] or "
+            "wandb[:PROJECT] (the run store stays the source of truth)")] = None,
     ) -> None:
         """Run (or resume) the study in SPEC.yaml: completed runs are skipped, interrupted
         ones resume from their checkpoints, failed ones are retried up to the limit."""
@@ -141,7 +144,14 @@ def register(app: typer.Typer) -> None:
         expansion = expand(spec)
         for note in expansion.notes:
             err_console.print(f"note: {note}", highlight=False, markup=False)
+        from scalinglab.sweep.spec import check_data
+
+        check_data(spec, str(spec_path))  # a missing data file: refused before any run
         if dry_run:
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is not None:  # bad `train:` keys too
+                _check_with_trainer(spec, expansion, str(spec_path))
             console.print(_plan_table(spec, expansion, store))
             return
         _check_with_trainer(spec, expansion, str(spec_path))
@@ -151,10 +161,15 @@ def register(app: typer.Typer) -> None:
             _import_ray()
         from scalinglab.sweep.driver import run_sweep
 
+        mirror = None
+        if log_to is not None:
+            from scalinglab.importers.export import mirror_for
+
+            mirror = mirror_for(log_to)
         summary = run_sweep(spec, store, spec_path=str(spec_path.resolve()), executor=executor,
                             workers=workers, address=address, max_retries=max_retries,
                             retry_failed=retry_failed, show_progress=not quiet,
-                            expansion=expansion)
+                            expansion=expansion, on_complete=mirror)
         for note in summary.notes[len(expansion.notes):]:
             err_console.print(f"note: {note}", highlight=False, markup=False)
         line = f"study {summary.study}: {_counts_line(summary.counts, summary.planned)}"
@@ -168,7 +183,7 @@ def register(app: typer.Typer) -> None:
                               "--status failed", highlight=False, markup=False)
             raise typer.Exit(1)
 
-    @sweep_app.command("status")
+    @sweep_app.command("status", cls=Command)
     def sweep_status(store: StoreOpt, study: StudyOpt = None) -> None:
         """Progress of the studies in a store: runs by status, running and failed runs."""
         from scalinglab.store import RunStore
@@ -193,13 +208,15 @@ def register(app: typer.Typer) -> None:
                     console.print(f"{s.name} {r.run_id} {r.status} (attempt {r.attempts}) "
                                   f"{last[0]}", highlight=False, markup=False)
 
-    @runs_app.command("list")
+    @runs_app.command("list", cls=Command)
     def runs_list(store: StoreOpt, study: StudyOpt = None,
                   status: Annotated[str | None, typer.Option(
-                      help="pending | running | completed | failed")] = None) -> None:
+                      help="pending | running | completed | failed")] = None,
+                  json_out: JsonOpt = None) -> None:
         """One line per run: id, study, group, model, N, D, status, attempts, loss."""
         from scalinglab.store import STATUSES, RunStore, runs_table
 
+        start_json(json_out)
         if status is not None and status not in STATUSES:
             raise OptionError("--status", f"use one of {', '.join(STATUSES)}, got {status!r}")
         with RunStore(store, readonly=True) as rs:
@@ -217,13 +234,13 @@ def register(app: typer.Typer) -> None:
                       str(row["group"]), _shape(row), _num(row["N"]), _num(row["D"]),
                       row["status"], str(row["attempts"]), _fmt(row["loss"], ".4f"))
         console.print(t)
+        emit_json(json_out, df.to_dict("records"))
 
-    @runs_app.command("show")
+    @runs_app.command("show", cls=Command)
     def runs_show(
         run_id: Annotated[str, typer.Argument(metavar="ID", help="run id (or a unique prefix)")],
         store: StoreOpt,
-        as_json: Annotated[bool, typer.Option("--json", help="everything as JSON on stdout")
-                           ] = False,
+        as_json: JsonOpt = None,
     ) -> None:
         """A run's config, status, attempts, metrics and learning curve."""
         from scalinglab.store import RunStore
@@ -232,13 +249,15 @@ def register(app: typer.Typer) -> None:
             run = rs.get(run_id)
             curve = rs.curve(run.run_id)
             attempts = rs.attempts(run.run_id)
-        if as_json:
+        if as_json is not None:
+            start_json(as_json)
             payload = {"run_id": run.run_id, "study": run.study, "labels": run.labels,
                        "status": run.status, "attempts": attempts, "error": run.error,
                        "config": run.config, "metrics": run.metrics, "curve": curve,
                        "out_dir": run.out_dir}
-            typer.echo(json.dumps(payload, indent=1))
-            return
+            emit_json(as_json, payload)
+            if as_json == "-":
+                return
         console.print(f"[bold]run {run.run_id}[/] ({run.study}, {run.labels.get('group', '')})"
                       f": {run.status}, {run.attempts} attempt(s), folder {run.out_dir}",
                       highlight=False)
@@ -267,14 +286,29 @@ def register(app: typer.Typer) -> None:
                                                              "val_loss", "lr")))
             console.print(t)
 
-    @runs_app.command("export")
+    @runs_app.command("export", cls=Command)
     def runs_export(
         store: StoreOpt,
-        out: Annotated[Path, typer.Option("--out", help="runs.csv or runs.parquet")],
+        out: Annotated[Path | None, typer.Option("--out", help="runs.csv or runs.parquet")
+                       ] = None,
         study: StudyOpt = None,
+        to: Annotated[str | None, typer.Option(
+            "--to", help="log the completed runs to mlflow[:URI] or wandb[:PROJECT] instead "
+            "(runs already in the MLflow experiment are skipped)")] = None,
     ) -> None:
-        """Every run (any status) as an observation table: status, N, D, C, loss, config."""
+        """Every run (any status) as an observation table: status, N, D, C, loss, config
+        (--out), or the completed runs logged to a tracker (--to mlflow)."""
         from scalinglab.store import export_runs
 
+        if (out is None) == (to is None):
+            raise OptionError("--out", "give --out FILE or --to mlflow[:URI]|wandb (one)")
+        if to is not None:
+            from scalinglab.importers.export import export_store
+
+            logged, skipped = export_store(store, to, study)
+            console.print(f"logged {logged} completed runs to {to}"
+                          + (f" ({skipped} already there)" if skipped else ""), highlight=False)
+            return
+        assert out is not None
         df = export_runs(store, out, study)
         console.print(f"wrote {len(df)} runs to {out}", highlight=False)
