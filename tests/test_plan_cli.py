@@ -224,7 +224,7 @@ def test_plan_target_loss_and_unique_tokens(tmp_path: Path,
     (["plan", "--compute", "1e21", "--gpu", "h100", "--peak-tflops", "100"],
      ("--peak-tflops",)),
     (["plan", "--compute", "1e21", "--gpu", "h100", "--mfu", "1.5"], ("--mfu",)),
-    (["plan", "--compute", "1e21", "--level", "2"], ("--level",)),
+    (["plan", "--compute", "1e21", "--level", "2"], ("--confidence",)),  # the old spelling
 ])
 def test_plan_bad_input(argv: list[str], needles: tuple[str, ...],
                         capsys: pytest.CaptureFixture[str]) -> None:

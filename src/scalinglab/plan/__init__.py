@@ -8,7 +8,9 @@
 * :func:`allocation_table` / :func:`kaplan_allocation`: Chinchilla Table 3-style tables with
   Kaplan's allocation side by side.
 * :func:`gpu_cost`: GPU-hours and money from a peak, an MFU and a price.
-* :func:`plan_law` / :func:`load_fit`: where the law and its parameters (and draws) come from.
+* :func:`plan_law` / :func:`load_fit` / :meth:`PlanLaw.of_fit`: where the law and its
+  parameters (and draws) come from. Every planning function takes a :class:`PlanLaw` or a
+  :class:`~scalinglab.fit.FitResult` in memory (:func:`as_plan_law`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from scalinglab.plan.optimal import (
     plan_for_loss,
     plan_for_params,
 )
-from scalinglab.plan.source import PUBLISHED, PlanLaw, load_fit, parse_params, plan_law
+from scalinglab.plan.source import (
+    PUBLISHED,
+    PlanLaw,
+    as_plan_law,
+    load_fit,
+    parse_params,
+    plan_law,
+)
 from scalinglab.plan.tables import GOPHER_FLOPS, allocation_table, kaplan_allocation
 
 __all__ = [
@@ -39,6 +48,7 @@ __all__ = [
     "Objective",
     "PlanLaw",
     "allocation_table",
+    "as_plan_law",
     "gpu_cost",
     "kaplan_allocation",
     "load_fit",

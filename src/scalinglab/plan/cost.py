@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError, unknown
 
 #: name -> (description, dense BF16 peak FLOP/s)
 GPUS: dict[str, tuple[str, float]] = {
@@ -57,30 +57,31 @@ def gpu_cost(compute: float, gpu: str = "h100", *, mfu: float = DEFAULT_MFU,
     if peak_flops is None:
         key = gpu.strip().lower()
         if key not in GPUS:
-            raise OptionError("--gpu", f"unknown accelerator {gpu!r}; choose one of "
-                              f"{', '.join(GPUS)} or give --peak-tflops")
+            raise ParameterError("gpu", unknown("accelerator", gpu, GPUS)
+                                 + " or a custom peak")
         desc, peak = GPUS[key]
     else:
         if not (math.isfinite(peak_flops) and peak_flops > 0):
-            raise OptionError("--peak-tflops", f"peak must be positive, got {peak_flops}")
+            raise ParameterError("peak_flops", f"peak must be positive, got {peak_flops}")
         key, desc, peak = gpu or "custom", "custom peak", float(peak_flops)
     if not (math.isfinite(compute) and compute > 0):
-        raise OptionError("--compute", f"compute must be positive, got {compute}")
+        raise ParameterError("compute", f"compute must be positive, got {compute}")
     if not (0 < mfu <= 1):  # also rejects NaN
-        raise OptionError("--mfu", f"MFU must be in (0, 1], got {mfu}")
+        raise ParameterError("mfu", f"MFU must be in (0, 1], got {mfu}")
     if price_per_hour is not None and not (math.isfinite(price_per_hour) and price_per_hour >= 0):
-        raise OptionError("--price", f"price per GPU-hour must be >= 0, got {price_per_hour}")
+        raise ParameterError("price_per_hour", f"price per GPU-hour must be >= 0, got "
+                             f"{price_per_hour}")
     if n_gpus is not None and not 1 <= n_gpus <= MAX_GPUS:
-        raise OptionError("--n-gpus", f"must be between 1 and {MAX_GPUS:,}, got {n_gpus}")
+        raise ParameterError("n_gpus", f"must be between 1 and {MAX_GPUS:,}, got {n_gpus}")
     hours = compute / (peak * mfu) / 3600.0
     if not math.isfinite(hours):
         if peak_flops is not None:
-            raise OptionError("--peak-tflops", f"peak {peak_flops / 1e12:g} TFLOP/s is too "
-                              "small: the GPU-hours overflow")
-        raise OptionError("--mfu", f"MFU {mfu:g} is too small: the GPU-hours overflow")
+            raise ParameterError("peak_flops", f"peak {peak_flops / 1e12:g} TFLOP/s is too "
+                                 "small: the GPU-hours overflow")
+        raise ParameterError("mfu", f"MFU {mfu:g} is too small: the GPU-hours overflow")
     if price_per_hour is not None and not math.isfinite(hours * price_per_hour):
-        raise OptionError("--price", f"price {price_per_hour:g} per GPU-hour is too large: "
-                          "the cost overflows")
+        raise ParameterError("price_per_hour", f"price {price_per_hour:g} per GPU-hour is too "
+                             "large: the cost overflows")
     return Cost(gpu=key, description=desc, peak_flops=peak, mfu=mfu, compute=compute,
                 gpu_hours=hours, price_per_hour=price_per_hour,
                 cost=None if price_per_hour is None else hours * price_per_hour,

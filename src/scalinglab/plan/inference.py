@@ -19,12 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import OptionError, ParameterError
 from scalinglab.plan.optimal import (
     MAX_NUMERIC_DRAWS,
     Objective,
@@ -34,7 +34,10 @@ from scalinglab.plan.optimal import (
     check_positive,
     conventions_for,
 )
-from scalinglab.plan.source import PlanLaw
+from scalinglab.plan.source import PlanLaw, as_plan_law
+
+if TYPE_CHECKING:
+    from scalinglab.fit.result import FitResult
 
 _GRID = 401
 
@@ -112,11 +115,11 @@ def _best(obj: Objective, params: Mapping[str, float], target: float, d_inf: flo
             # when the tokens alone (at ratio 1) would not overflow
             with np.errstate(over="ignore", invalid="ignore"):
                 alone = np.any(np.isfinite(6.0 * N * D + 2.0 * N * d_inf))
-            raise OptionError("--inference-cost-ratio" if alone and w > 1 else
-                              "--inference-tokens", f"{d_inf:g} inference tokens at cost ratio "
+            raise ParameterError("inference_cost_ratio" if alone and w > 1 else
+                              "inference_tokens", f"{d_inf:g} inference tokens at cost ratio "
                               f"{w:g} make the lifetime compute overflow (more than 1.8e308 "
                               "FLOPs)")
-        raise OptionError("--target-loss", f"target loss {target:g} is not reachable by any "
+        raise ParameterError("target_loss", f"target loss {target:g} is not reachable by any "
                           "model under this law")
 
     def f(t: float) -> float:
@@ -134,27 +137,30 @@ def _best(obj: Objective, params: Mapping[str, float], target: float, d_inf: flo
     return n, float(_d_for_loss(obj, params, np.array([n]), target)[0])
 
 
-def plan_inference(pl: PlanLaw, inference_tokens: float, *, target_loss: float | None = None,
-                   compute: float | None = None, inference_cost_ratio: float = 1.0,
+def plan_inference(pl: PlanLaw | FitResult, inference_tokens: float, *,
+                   target_loss: float | None = None, compute: float | None = None,
+                   inference_cost_ratio: float = 1.0,
                    level: float | None = None) -> InferencePlan:
     """The inference-aware plan for ``target_loss`` (or, with ``compute``, for the loss of the
     Chinchilla-optimal model at that budget) and ``inference_tokens`` lifetime inference
-    tokens."""
+    tokens. ``pl``: a :class:`~scalinglab.plan.PlanLaw` or a
+    :class:`~scalinglab.fit.FitResult`."""
+    pl = as_plan_law(pl)
     d_inf = float(inference_tokens)
     if not math.isfinite(d_inf) or d_inf < 0:
-        raise OptionError("--inference-tokens", f"must be a non-negative number, got "
+        raise ParameterError("inference_tokens", f"must be a non-negative number, got "
                           f"{inference_tokens!r}")
-    w = check_positive(inference_cost_ratio, "--inference-cost-ratio", "inference cost ratio")
+    w = check_positive(inference_cost_ratio, "inference_cost_ratio", "inference cost ratio")
     level = _check_level(level, pl)
     if (target_loss is None) == (compute is None):
-        raise OptionError("--target-loss", "give exactly one of --target-loss and --compute "
-                          "with --inference-tokens")
+        raise ParameterError("target_loss", "give exactly one of target_loss and compute "
+                          "with inference_tokens")
     obj = Objective(pl)
     if compute is not None:
-        C = check_positive(compute, "--compute", "compute budget")
+        C = check_positive(compute, "compute", "compute budget")
         target = obj.optimum(obj.params, C)[2]
     else:
-        target = check_positive(target_loss, "--target-loss", "target loss")
+        target = check_positive(target_loss, "target_loss", "target loss")
         C = obj.compute_for_loss(obj.params, target)
 
     def solve(params: Mapping[str, float], c_ref: float | None) -> tuple[float, ...]:
@@ -169,14 +175,14 @@ def plan_inference(pl: PlanLaw, inference_tokens: float, *, target_loss: float |
     try:
         n, d, nc, dc, cost, cost_c = solve(obj.params, C)
     except OptionError as exc:
-        if compute is None or exc.option != "--target-loss":
+        if compute is None or exc.option != "target_loss":
             raise
         # the target came from --compute: a law that cannot reach its own optimum is degenerate
-        raise OptionError("--params", f"no model reaches the optimal loss {target:.6g} of "
+        raise ParameterError("pl", f"no model reaches the optimal loss {target:.6g} of "
                           f"{C:g} FLOPs along the inference-aware search (a degenerate law: "
                           "the loss does not fall with N and D)") from None
     if not all(math.isfinite(v) for v in (n, d, nc, dc, cost, cost_c)) or cost_c <= 0:
-        raise OptionError("--inference-tokens", f"{d_inf:g} inference tokens (cost ratio "
+        raise ParameterError("inference_tokens", f"{d_inf:g} inference tokens (cost ratio "
                           f"{w:g}) make the lifetime compute overflow (more than 1.8e308 "
                           "FLOPs)")
     plan = InferencePlan(

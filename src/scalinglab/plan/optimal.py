@@ -26,15 +26,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import OptionError, ParameterError, argument_error
 from scalinglab.laws import DataConstrained, chinchilla_allocation
 from scalinglab.laws import published as pub
-from scalinglab.plan.source import PlanLaw
+from scalinglab.plan.source import PlanLaw, as_plan_law
+
+if TYPE_CHECKING:
+    from scalinglab.fit.result import FitResult
 
 #: default interval level (Hoffmann et al. Table 2 report 10th/90th bootstrap percentiles).
 DEFAULT_LEVEL = 0.8
@@ -69,9 +72,9 @@ def check_positive(value: float, option: str, what: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise OptionError(option, f"{what} must be a number, got {value!r}") from None
+        raise argument_error(option, f"{what} must be a number, got {value!r}") from None
     if not math.isfinite(v) or v <= 0:
-        raise OptionError(option, f"{what} must be a positive finite number, got {value!r}")
+        raise argument_error(option, f"{what} must be a positive finite number, got {value!r}")
     return v
 
 
@@ -94,7 +97,7 @@ class Objective:
         self.warnings: list[str] = []
         name = pl.law.name
         self.U = None if unique_tokens is None else check_positive(
-            unique_tokens, "--unique-tokens", "unique tokens")
+            unique_tokens, "unique_tokens", "unique tokens")
         self.law = pl.law
         self.params = dict(pl.params)
         self.draws = pl.draw_dicts()
@@ -109,13 +112,13 @@ class Objective:
                     "unique tokens with a chinchilla law: repetition modelled with Muennighoff "
                     f"et al.'s R_D* = {extra['RD']:.6g}, R_N* = {extra['RN']:.6g}")
             elif name != "data-constrained":
-                raise OptionError("--unique-tokens", f"law {name!r} does not model repeated "
-                                  "data; use --law data-constrained or chinchilla")
+                raise ParameterError("unique_tokens", f"law {name!r} does not model repeated "
+                                  "data; use law data-constrained or chinchilla")
         elif name == "data-constrained":
-            raise OptionError("--unique-tokens", "law 'data-constrained' needs the number of "
-                              "unique tokens U (--unique-tokens)")
+            raise ParameterError("unique_tokens", "law 'data-constrained' needs the number of "
+                              "unique tokens U (unique_tokens)")
         if self.law.variables not in (("N", "D"), ("N", "D", "U")):
-            raise OptionError("--law", f"law {name!r} predicts loss from "
+            raise ParameterError("law", f"law {name!r} predicts loss from "
                               f"({', '.join(self.law.variables)}), so it has neither a closed "
                               "form nor a numeric route to N and D; use a law of N and D "
                               "(chinchilla, kaplan-nd, data-constrained)")
@@ -151,7 +154,7 @@ class Objective:
             # a degenerate fit (a scale or exponent at 0) puts the closed-form optimum at
             # N or D below one: search the iso-FLOP line, which reports the edge
         if not C > 6.0:
-            raise OptionError("--compute", f"budget {C:g} FLOPs is not above 6 (one "
+            raise ParameterError("compute", f"budget {C:g} FLOPs is not above 6 (one "
                               "parameter, one token)")
         hi = math.log(C / 6.0)
         x = np.linspace(0.0, hi, _GRID)
@@ -161,7 +164,7 @@ class Objective:
         L = np.where(np.isfinite(L), L, np.inf)
         i = int(np.argmin(L))
         if not np.isfinite(L[i]):
-            raise OptionError("--params", "the law is not finite anywhere on the iso-FLOP line")
+            raise ParameterError("pl", "the law is not finite anywhere on the iso-FLOP line")
         a, b = x[max(i - 1, 0)], x[min(i + 1, _GRID - 1)]
         res = minimize_scalar(lambda t: self._iso(params, C, t), bounds=(a, b),
                               method="bounded", options={"xatol": 1e-11})
@@ -195,7 +198,7 @@ class Objective:
     def compute_for_loss(self, params: Mapping[str, float], target: float) -> float:
         """The least C whose optimal loss is ``target`` (``OptionError`` if unreachable)."""
         if self.closed_form and target <= params["E"]:
-            raise OptionError("--target-loss", f"target loss {target:g} is not above the "
+            raise ParameterError("target_loss", f"target loss {target:g} is not above the "
                               f"law's irreducible loss E = {params['E']:.6g}: no budget "
                               "reaches it")
         if self.closed_form and _closed_ok(params):
@@ -208,11 +211,11 @@ class Objective:
             except (ZeroDivisionError, OverflowError):
                 C = math.inf
             if not C < _FLOAT_MAX:
-                raise OptionError("--target-loss", f"target loss {target:g} is so close to the "
+                raise ParameterError("target_loss", f"target loss {target:g} is so close to the "
                                   f"irreducible loss E = {E:.6g} that its budget overflows "
                                   f"(more than {_FLOAT_MAX:.3g} FLOPs)")
             if not C >= 6.0:
-                raise OptionError("--target-loss", f"target loss {target:g} is reached with "
+                raise ParameterError("target_loss", f"target loss {target:g} is reached with "
                                   "less than one parameter and one token (under 6 FLOPs); "
                                   "nothing to plan")
             return C
@@ -222,12 +225,12 @@ class Objective:
 
         lo, hi = math.log(60.0), math.log(1e20)
         if h(lo) < 0:
-            raise OptionError("--target-loss", f"target loss {target:g} is above the loss "
+            raise ParameterError("target_loss", f"target loss {target:g} is above the loss "
                               "of even a tiny model; nothing to plan")
         while h(hi) > 0:
             if hi > math.log(1e60):
                 floor = self.optimum(params, math.exp(hi))[2]
-                raise OptionError("--target-loss", f"target loss {target:g} is not reachable "
+                raise ParameterError("target_loss", f"target loss {target:g} is not reachable "
                                   f"under this law (the optimal loss is still {floor:.6g} at "
                                   f"{math.exp(hi):.3g} FLOPs)")
             lo, hi = hi, hi + math.log(1e5)
@@ -243,11 +246,11 @@ class Objective:
             except (ZeroDivisionError, OverflowError):
                 C = math.inf
             if not C < _FLOAT_MAX:
-                raise OptionError("--target-params", f"the compute-optimal budget for "
+                raise ParameterError("n_params", f"the compute-optimal budget for "
                                   f"{N:.4g} parameters overflows (more than {_FLOAT_MAX:.3g} "
                                   "FLOPs)")
             if not C >= 6.0:
-                raise OptionError("--target-params", f"the compute-optimal budget for "
+                raise ParameterError("n_params", f"the compute-optimal budget for "
                                   f"{N:.4g} parameters is under 6 FLOPs (one parameter, "
                                   "one token); nothing to plan")
             return C
@@ -256,11 +259,11 @@ class Objective:
             return math.log(self.optimum(params, math.exp(lc))[0]) - math.log(N)
 
         if not 6.0 * N * 1e12 < _FLOAT_MAX:
-            raise OptionError("--target-params", f"{N:.4g} parameters is too large to plan "
+            raise ParameterError("n_params", f"{N:.4g} parameters is too large to plan "
                               f"(its budget would exceed {_FLOAT_MAX:.3g} FLOPs)")
         lo, hi = math.log(6.0 * N * 1.0001), math.log(6.0 * N * 1e12)
         if h(lo) > 0 or h(hi) < 0:
-            raise OptionError("--target-params", f"no budget has a compute-optimal model of "
+            raise ParameterError("n_params", f"no budget has a compute-optimal model of "
                               f"{N:.4g} parameters under this law")
         return math.exp(brentq(h, lo, hi, xtol=1e-12, rtol=1e-13))
 
@@ -325,7 +328,7 @@ def _check_level(level: float | None, pl: PlanLaw | None = None) -> float:
     if level is None:
         return pl.confidence if pl is not None and pl.confidence else DEFAULT_LEVEL
     if not 0 < level < 1:
-        raise OptionError("--level", f"interval level must be between 0 and 1, got {level}")
+        raise ParameterError("level", f"interval level must be between 0 and 1, got {level}")
     return float(level)
 
 
@@ -364,10 +367,13 @@ def _intervals_at(obj: Objective, C: float, level: float
     return out, len(draws), notes
 
 
-def plan_compute(pl: PlanLaw, compute: float, *, unique_tokens: float | None = None,
-                 tolerance: float | None = 0.01, level: float | None = None) -> ComputePlan:
-    """The compute-optimal plan for budget ``compute`` (FLOPs, C = 6ND)."""
-    C = check_positive(compute, "--compute", "compute budget")
+def plan_compute(pl: PlanLaw | FitResult, compute: float, *,
+                 unique_tokens: float | None = None, tolerance: float | None = 0.01,
+                 level: float | None = None) -> ComputePlan:
+    """The compute-optimal plan for budget ``compute`` (FLOPs, C = 6ND) under ``pl`` (a
+    :class:`PlanLaw` or a fit, :class:`~scalinglab.fit.FitResult`, in memory)."""
+    pl = as_plan_law(pl)
+    C = check_positive(compute, "compute", "compute budget")
     level = _check_level(level, pl)
     obj = Objective(pl, unique_tokens)
     N, D, L, edge = obj.optimum(obj.params, C)
@@ -382,21 +388,42 @@ def plan_compute(pl: PlanLaw, compute: float, *, unique_tokens: float | None = N
         plan.unique_tokens, plan.epochs = obj.U, D / obj.U
     if tolerance is not None:
         if not 0 < tolerance <= MAX_TOLERANCE:
-            raise OptionError("--tolerance", f"must be a relative loss in (0, "
+            raise ParameterError("tolerance", f"must be a relative loss in (0, "
                               f"{MAX_TOLERANCE:g}], got {tolerance}")
         plan.band = obj.band(obj.params, C, N, L, tolerance)
     iv, n, notes = _intervals_at(obj, C, level)
     if iv:
         plan.intervals, plan.level, plan.n_draws = iv, level, n
-        plan.warnings += notes
+        plan.warnings += notes + outside_interval_warnings(
+            {"N_opt": N, "D_opt": D, "loss": L}, iv)
     return plan
 
 
-def plan_for_loss(pl: PlanLaw, target_loss: float, *, unique_tokens: float | None = None,
-                  tolerance: float | None = None, level: float | None = None) -> ComputePlan:
+def outside_interval_warnings(values: dict[str, float], intervals: dict[str, list[float]]
+                              ) -> list[str]:
+    """A warning for each planned quantity whose point value lies outside its own bootstrap
+    interval: the resampled fits do not agree with the fit on this budget (too few runs or
+    resamples for this extrapolation), so the interval is not a reliable one."""
+    out = []
+    for key, v in values.items():
+        q = intervals.get(key)
+        slack = 1e-9 * max(abs(q[0]), abs(q[1])) if q is not None else 0.0
+        if q is not None and not q[0] - slack <= v <= q[1] + slack:
+            out.append(f"interval: the plan's {key} ({v:.4g}) lies outside its own bootstrap "
+                       f"interval [{q[0]:.4g}, {q[1]:.4g}]; the resampled fits disagree with "
+                       "the fit at this budget (too few runs or resamples): do not trust the "
+                       "interval")
+    return out
+
+
+def plan_for_loss(pl: PlanLaw | FitResult, target_loss: float, *,
+                  unique_tokens: float | None = None, tolerance: float | None = None,
+                  level: float | None = None) -> ComputePlan:
     """The least compute (and its N, D) whose optimal loss is ``target_loss``; with draws, the
-    intervals are percentiles of each draw's own least compute and its N, D."""
-    target = check_positive(target_loss, "--target-loss", "target loss")
+    intervals are percentiles of each draw's own least compute and its N, D. ``pl``: a
+    :class:`PlanLaw` or a :class:`~scalinglab.fit.FitResult`."""
+    pl = as_plan_law(pl)
+    target = check_positive(target_loss, "target_loss", "target loss")
     level = _check_level(level, pl)
     obj = Objective(pl, unique_tokens)
     C = obj.compute_for_loss(obj.params, target)
@@ -439,24 +466,29 @@ def plan_for_loss(pl: PlanLaw, target_loss: float, *, unique_tokens: float | Non
     return plan
 
 
-def plan_for_params(pl: PlanLaw, n_params: float, *, unique_tokens: float | None = None,
+def plan_for_params(pl: PlanLaw | FitResult, n_params: float, *,
+                    unique_tokens: float | None = None,
                     level: float | None = None) -> ComputePlan:
-    """The plan whose compute-optimal model has ``n_params`` parameters."""
-    N = check_positive(n_params, "--target-params", "parameter count")
+    """The plan whose compute-optimal model has ``n_params`` parameters (``pl``: a
+    :class:`PlanLaw` or a :class:`~scalinglab.fit.FitResult`)."""
+    pl = as_plan_law(pl)
+    N = check_positive(n_params, "n_params", "parameter count")
     if N < 1:
-        raise OptionError("--target-params", f"a model has at least one parameter, got {N:g}")
+        raise ParameterError("n_params", f"a model has at least one parameter, got {N:g}")
     obj = Objective(pl, unique_tokens)
     C = obj.compute_for_params(obj.params, N)
     return plan_compute(pl, C, unique_tokens=unique_tokens, level=level)
 
 
-def optimal_allocation(pl: PlanLaw, compute: float | Sequence[float], *,
+def optimal_allocation(pl: PlanLaw | FitResult, compute: float | Sequence[float], *,
                        unique_tokens: float | None = None
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised point estimates ``(N_opt, D_opt, loss)`` for one or many budgets."""
+    """Vectorised point estimates ``(N_opt, D_opt, loss)`` for one or many budgets (``pl``: a
+    :class:`PlanLaw` or a :class:`~scalinglab.fit.FitResult`)."""
+    pl = as_plan_law(pl)
     obj = Objective(pl, unique_tokens)
     Cs = np.atleast_1d(np.asarray(compute, float))
-    rows = [obj.optimum(obj.params, check_positive(c, "--compute", "compute budget"))[:3]
+    rows = [obj.optimum(obj.params, check_positive(c, "compute", "compute budget"))[:3]
             for c in Cs]
     N, D, L = (np.array(c) for c in zip(*rows, strict=True))
     if np.ndim(compute) == 0:

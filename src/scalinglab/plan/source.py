@@ -3,8 +3,11 @@
 :class:`PlanLaw` bundles a :class:`~scalinglab.laws.Law`, its natural-unit parameters and,
 optionally, bootstrap draws (``(R, P)``, columns in ``law.param_names`` order) from which plans
 get intervals. Build one with :func:`plan_law` (name + ``{"E": ..}`` or ``"E=1.69,A=406.4,.."``,
-or a named published constant set such as ``hoffmann``), or :func:`load_fit` (the fit JSON that
-``scalinglab fit --json`` writes, read by ``FitResult.load``).
+or a named published constant set such as ``hoffmann``), :func:`load_fit` (the fit JSON that
+``scalinglab fit --json`` writes, read by ``FitResult.load``) or :meth:`PlanLaw.of_fit` (a
+:class:`~scalinglab.fit.FitResult` in memory). Every plan function takes either a
+:class:`PlanLaw` or a ``FitResult`` (:func:`as_plan_law`), so ``plan_compute(sl.fit(df), 1e23)``
+needs no JSON round trip.
 """
 
 from __future__ import annotations
@@ -13,12 +16,22 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import (
+    InputError,
+    OptionError,
+    ParameterError,
+    argument_error,
+    unknown,
+)
 from scalinglab.laws import Law, get_law
 from scalinglab.laws import published as pub
+
+if TYPE_CHECKING:
+    from scalinglab.fit.result import FitResult
 
 #: named published constant sets accepted by ``--params`` (law, constants, citation).
 PUBLISHED: dict[str, tuple[str, Mapping[str, float], str]] = {
@@ -49,17 +62,18 @@ class PlanLaw:
     n_convention: str | None = None
 
     def __post_init__(self) -> None:
-        # validates names (OptionError naming --params) and finiteness
+        # validates names (an error naming params) and finiteness
         vec = self.law._as_vector(self.params)
         self.params = dict(zip(self.law.param_names, vec, strict=True))
         bad = [k for k, v in self.params.items() if not math.isfinite(v)]
         if bad:
-            raise OptionError("--params", f"parameter(s) {', '.join(bad)} must be finite numbers")
+            raise ParameterError("params", f"parameter(s) {', '.join(bad)} must be finite "
+                                 "numbers")
         # the law's own parameter bounds (Param.lower/upper, inclusive: a fit may sit on one)
         out = [f"{p.name}={self.params[p.name]:g} (allowed {p.lower:g} to {p.upper:g})"
                for p in self.law.params if not p.lower <= self.params[p.name] <= p.upper]
         if out:
-            raise OptionError("--params", f"parameter(s) outside the bounds of law "
+            raise ParameterError("params", f"parameter(s) outside the bounds of law "
                               f"{self.law.name!r}: {'; '.join(out)}")
         if self.draws is not None:
             d = np.asarray(self.draws, dtype=float)
@@ -72,6 +86,18 @@ class PlanLaw:
                 ok = np.all(np.isfinite(d) & (d >= lo) & (d <= hi), axis=1)
             d = d[ok]
             self.draws = d if len(d) else None
+
+    @classmethod
+    def of_fit(cls, fit: FitResult, source: str = "<FitResult>", *,
+                 warnings: bool = True) -> PlanLaw:
+        """The plan law of a fit: its law (with its options), estimates, bootstrap draws,
+        interval level and N convention, and (with ``warnings``) its warnings, which every
+        plan made from it repeats."""
+        draws = None if fit.draws is None else np.asarray(fit.draws, float)
+        return cls(law=fit.law, params=dict(fit.params), draws=draws, source=source,
+                   warnings=[str(w) for w in fit.warnings] if warnings else [],
+                   from_fit=True, confidence=float(fit.confidence),
+                   n_convention=str(fit.conventions.get("N", "")) or None)
 
     @property
     def name(self) -> str:
@@ -89,53 +115,59 @@ class PlanLaw:
         return f"{self.law.name} ({ps}){extra}"
 
 
-def parse_params(text: str, option: str = "--params") -> dict[str, float]:
-    """``"E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"`` -> dict (``OptionError`` naming
-    ``option`` on bad text)."""
+def parse_params(text: str, option: str = "params") -> dict[str, float]:
+    """``"E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28"`` -> dict (an error naming
+    ``option``, a parameter or a flag, on bad text)."""
     out: dict[str, float] = {}
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         if "=" not in part:
-            raise OptionError(option, f"expected NAME=VALUE pairs separated by commas, "
+            raise argument_error(option, f"expected NAME=VALUE pairs separated by commas, "
                               f"got {part!r}")
         k, v = (s.strip() for s in part.split("=", 1))
         if k in out:
-            raise OptionError(option, f"parameter {k!r} given twice")
+            raise argument_error(option, f"parameter {k!r} given twice")
         try:
             out[k] = float(v)
         except ValueError:
-            raise OptionError(option, f"value of {k!r} is not a number: {v!r}") from None
+            raise argument_error(option, f"value of {k!r} is not a number: {v!r}") from None
     if not out:
-        raise OptionError(option, "no parameters given")
+        raise argument_error(option, "no parameters given")
     return out
 
 
-def plan_law(law: str | Law = "chinchilla",
+def plan_law(law: str | Law | None = None,
              params: Mapping[str, float] | str | None = None,
              draws: np.ndarray | None = None) -> PlanLaw:
     """A :class:`PlanLaw` from a law name and parameters (a mapping, ``NAME=VALUE`` text or the
     name of a published set: ``hoffmann`` (default for chinchilla), ``hoffmann-rounded``,
-    ``epoch``, ``muennighoff``, ``kaplan``)."""
+    ``epoch``, ``muennighoff``, ``kaplan``). Without ``law``, a published set implies its own
+    law (``params="kaplan"`` is ``kaplan-nd``); otherwise the law is ``chinchilla``."""
+    key = params.strip().lower() if isinstance(params, str) else None
+    if law is None:
+        law = PUBLISHED[key][0] if key in PUBLISHED else "chinchilla"
     lw = get_law(law)
-    source = "--params"
+    source = "params"
     if params is None:
         defaults = {"chinchilla": "hoffmann", "data-constrained": "muennighoff",
                     "kaplan-nd": "kaplan"}
         if lw.name not in defaults:
-            raise OptionError("--params", f"law {lw.name!r} has no published default; give "
-                              f"--params {'=..,'.join(lw.param_names)}=.. or --fit FIT.json")
-        params = defaults[lw.name]
+            raise ParameterError("params", f"law {lw.name!r} has no published default; give "
+                                 f"{'=..,'.join(lw.param_names)}=.. or a fit")
+        params = key = defaults[lw.name]
     if isinstance(params, str):
-        key = params.strip().lower()
         if key in PUBLISHED:
             law_name, consts, cite = PUBLISHED[key]
             if law_name != lw.name:
-                raise OptionError("--params", f"published set {key!r} is for law {law_name!r}, "
-                                  f"not {lw.name!r}")
+                raise ParameterError("params", f"published set {key!r} is for law "
+                                     f"{law_name!r}, not {lw.name!r}")
             params, source = dict(consts), cite
+        elif "=" not in params:
+            raise ParameterError("params", unknown("published parameter set", key, PUBLISHED)
+                                 + "; or give NAME=VALUE,...")
         else:
-            params = parse_params(params)
+            params = parse_params(params, "params")
     return PlanLaw(law=lw, params=dict(params), draws=draws, source=source)
 
 
@@ -154,11 +186,21 @@ def load_fit(path: str | Path) -> PlanLaw:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"not a scalinglab fit JSON ({type(exc).__name__}: {exc})",
                          source=str(p)) from None
-    draws = None if fr.draws is None else np.asarray(fr.draws, float)
     try:
-        return PlanLaw(law=fr.law, params=dict(fr.params), draws=draws, source=str(p),
-                       warnings=[str(w) for w in fr.warnings], from_fit=True,
-                       confidence=float(fr.confidence),
-                       n_convention=str(fr.conventions.get("N", "")) or None)
+        return PlanLaw.of_fit(fr, str(p))
     except OptionError as exc:
         raise InputError(str(exc), source=str(p)) from None
+
+
+def as_plan_law(law: PlanLaw | FitResult) -> PlanLaw:
+    """The :class:`PlanLaw` the plan functions work with: a ``PlanLaw`` as it is, a
+    :class:`~scalinglab.fit.FitResult` through :meth:`PlanLaw.of_fit` (anything else is an
+    :class:`~scalinglab.errors.ParameterError` naming the parameter ``pl``)."""
+    if isinstance(law, PlanLaw):
+        return law
+    from scalinglab.fit.result import FitResult
+
+    if isinstance(law, FitResult):
+        return PlanLaw.of_fit(law)
+    raise ParameterError("pl", "expected a FitResult (scalinglab.fit(...)) or a PlanLaw "
+                      f"(plan_law(...), load_fit(...)), got {type(law).__name__}")

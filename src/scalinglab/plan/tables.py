@@ -10,13 +10,16 @@ picks 4.68B parameters at 1e21 FLOPs, the number Hoffmann et al. quote for it (A
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scalinglab.laws.published import PF_DAY_FLOP
 from scalinglab.plan.optimal import check_positive, plan_compute
-from scalinglab.plan.source import PlanLaw
+from scalinglab.plan.source import PlanLaw, as_plan_law
+
+if TYPE_CHECKING:
+    from scalinglab.fit.result import FitResult
 
 #: Gopher's training budget (Rae et al. 2021), the unit of Hoffmann et al.'s Table 3.
 GOPHER_FLOPS = 5.76e23
@@ -35,12 +38,14 @@ def kaplan_allocation(compute: float | Sequence[float] | np.ndarray, *,
     return N, C / (6.0 * N)
 
 
-def allocation_table(pl: PlanLaw, budgets: Sequence[float], *,
+def allocation_table(pl: PlanLaw | FitResult, budgets: Sequence[float], *,
                      reference_compute: float = GOPHER_FLOPS,
                      unique_tokens: float | None = None,
                      level: float | None = None, kaplan: bool = True) -> list[dict[str, Any]]:
     """One row per budget: C, C in reference units (Gopher = 1), N_opt, D_opt, loss, D/N,
-    intervals when the law has draws, and Kaplan's allocation of the same budget."""
+    intervals when the law has draws, and Kaplan's allocation of the same budget. ``pl``: a
+    :class:`PlanLaw` or a :class:`~scalinglab.fit.FitResult`."""
+    pl = as_plan_law(pl)
     ref = check_positive(reference_compute, "--reference-compute", "reference budget")
     rows = []
     for c in budgets:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import FitError, OptionError, ScalingLabError
+from scalinglab.errors import FitError, ParameterError, ScalingLabError
 from scalinglab.fit import fit as run_fit
 from scalinglab.fit.approaches import EnvelopeResult, IsoFLOPResult, envelope, isoflop
 from scalinglab.fit.result import FitResult
@@ -127,10 +127,9 @@ def _fit_options(res: FitResult) -> dict[str, Any]:
 
 
 def plan_law_of(res: FitResult, source: str = "") -> PlanLaw:
-    """The :class:`~scalinglab.plan.PlanLaw` of a fit (its law, estimates, draws, level)."""
-    return PlanLaw(law=res.law, params=dict(res.params), draws=res.draws, source=source,
-                   from_fit=True, confidence=float(res.confidence),
-                   n_convention=str(res.conventions.get("N", "")) or None)
+    """The :class:`~scalinglab.plan.PlanLaw` of a fit (its law, estimates, draws, level),
+    without its warnings (the report lists those once, under the fit)."""
+    return PlanLaw.of_fit(res, source, warnings=False)
 
 
 def _attach_sizes(res: FitResult, obs: pd.DataFrame) -> None:
@@ -165,16 +164,16 @@ def analyse(inputs: ReportInputs, *, law: str | None = None, bootstrap: int = 10
             on_progress: Callable[[int], None] | None = None) -> Analysis:
     """Run the report's analyses (see the module docstring)."""
     if bootstrap < 0:
-        raise OptionError("--bootstrap", f"must be >= 0, got {bootstrap}")
+        raise ParameterError("bootstrap", f"must be >= 0, got {bootstrap}")
     budgets = [float(c) for c in compute or ()]
     bad = [c for c in budgets if not (np.isfinite(c) and c > 0)]
     if bad:
-        raise OptionError("--compute", f"budgets must be positive FLOP counts, got {bad[0]:g}")
+        raise ParameterError("compute", f"budgets must be positive FLOP counts, got {bad[0]:g}")
     a = Analysis(inputs=inputs)
     obs = inputs.observations
     res = inputs.fit
     if res is not None and law is not None and law != res.law.name:
-        raise OptionError("--law", f"the fit given is of law {res.law.name!r}, not {law!r}; "
+        raise ParameterError("law", f"the fit given is of law {res.law.name!r}, not {law!r}; "
                           "leave --law out to report a saved fit")
     law = law or (res.law.name if res is not None else "chinchilla")
     a.options = {"law": law, "bootstrap": bootstrap, "seed": seed, "confidence": confidence,
@@ -249,7 +248,7 @@ def analyse(inputs: ReportInputs, *, law: str | None = None, bootstrap: int = 10
         if not budgets:
             top = largest_compute(inputs)
             if top is None:
-                raise OptionError("--compute", "the fit alone does not say at what scale it was "
+                raise ParameterError("compute", "the fit alone does not say at what scale it was "
                                   "made: give the budget(s) to plan, e.g. --compute 1e21")
             budgets = [PLAN_FACTOR * top]
         a.options["plan_compute"] = budgets

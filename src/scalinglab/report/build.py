@@ -4,7 +4,9 @@ One call reads the inputs (:func:`~scalinglab.report.inputs.load_inputs`), runs 
 (:func:`~scalinglab.report.analysis.analyse`), draws the figures
 (:func:`~scalinglab.report.figures.make_figures`), optionally saves them as PNG and SVG, and
 writes the self-contained HTML (:func:`~scalinglab.report.html.render_html`) atomically. It
-raises :class:`~scalinglab.errors.InputError` when not a single figure can be drawn.
+raises :class:`~scalinglab.errors.InputError` when not a single figure can be drawn. With
+``interactive=True`` the page also holds Plotly figures (:mod:`scalinglab.report.interactive`;
+the ``interactive`` extra, checked before any work starts).
 :func:`write_report` does the last two steps for an analysis made beforehand.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, ParameterError
 from scalinglab.fit.result import FitResult
 from scalinglab.report.analysis import Analysis, analyse
 from scalinglab.report.figures import figure_bytes, make_figures, save_figures
@@ -70,6 +72,7 @@ def build_report(
     n_jobs: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     design: Sequence[tuple[str, str]] = (),
+    interactive: bool = False,
 ) -> Report:
     """Write a self-contained HTML report of a scaling study to ``out``.
 
@@ -81,33 +84,40 @@ def build_report(
     profiles always (True), never (False) or when the data has IsoFLOP structure (None).
     ``figures_dir``: also save every figure there as PNG and SVG. ``command``: the command
     line, recorded in the provenance. ``design``: (what, how) rows that describe the study's
-    design, shown first.
+    design, shown first. ``interactive``: add Plotly figures (plotly.js inlined; needs
+    ``pip install 'scalinglab[interactive]'``).
     """
     target = _check_out(out)
+    if interactive:
+        from scalinglab.report.interactive import plotly_script
+
+        plotly_script()  # a missing extra is said before the fit, not after
     inputs = load_inputs(data, store=store, fit=fit, curves=curves, study=study)
     analysis = analyse(inputs, law=law, bootstrap=bootstrap, seed=seed, confidence=confidence,
                        compute=compute, backtest=backtest, approach2=approach2, n_jobs=n_jobs,
                        on_progress=on_progress)
     analysis.design = list(design)
     return write_report(analysis, target, figures_dir=figures_dir,
-                        figure_formats=figure_formats, title=title, command=command)
+                        figure_formats=figure_formats, title=title, command=command,
+                        interactive=interactive)
 
 
 def _check_out(out: str | os.PathLike[str]) -> Path:
     target = Path(out)
     if target.suffix.lower() not in (".html", ".htm"):
-        raise OptionError("--out", f"{target}: the report is an HTML file (name it *.html)")
+        raise ParameterError("out", f"{target}: the report is an HTML file (name it *.html)")
     if target.is_dir():
-        raise OptionError("--out", f"{target} is a folder")
+        raise ParameterError("out", f"{target} is a folder")
     return target
 
 
 def write_report(analysis: Analysis, out: str | os.PathLike[str], *,
                  figures_dir: str | os.PathLike[str] | None = None,
                  figure_formats: Sequence[str] = ("png", "svg"), title: str | None = None,
-                 command: str | None = None) -> Report:
+                 command: str | None = None, interactive: bool = False) -> Report:
     """Draw the figures of an :class:`Analysis` and write the HTML report to ``out`` (and the
-    figures to ``figures_dir``); :class:`InputError` when no figure can be drawn."""
+    figures to ``figures_dir``); :class:`InputError` when no figure can be drawn.
+    ``interactive``: Plotly figures too (see :func:`build_report`)."""
     target = _check_out(out)
     figs, omitted = make_figures(analysis)
     if not figs:
@@ -118,7 +128,8 @@ def write_report(analysis: Analysis, out: str | os.PathLike[str], *,
     if figures_dir is not None:
         files = save_figures(figs, figures_dir, formats=figure_formats)
     pngs = {k: figure_bytes(f) for k, f in figs.items()}
-    page = render_html(analysis, pngs, omitted, title=title, command=command)
+    page = render_html(analysis, pngs, omitted, title=title, command=command,
+                       interactive=interactive)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(page, encoding="utf-8")

@@ -10,7 +10,7 @@ nothing is kept in global state, no display is needed, and the process-wide back
 * :func:`isoflop_figure`: IsoFLOP profiles with their minima and the parabolas over the
   windows they were fitted to (Approach 2);
 * :func:`allocation_figure`: N_opt and D_opt vs C (Approaches 1, 2, 3) with intervals, and the
-  plan;
+  plan (its error bar always holds its value: :func:`plan_error_bar`);
 * :func:`contour_figure`: the fitted L(N, D) with the compute-optimal allocation line;
 * :func:`residual_figure`: log residuals of the fit vs C and vs N;
 * :func:`curves_figure`: learning curves (loss vs tokens or FLOPs per run);
@@ -24,6 +24,7 @@ Artists that tests and readers look for carry a ``gid`` (``"runs"``, ``"frontier
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -222,8 +223,11 @@ def loss_compute_figure(observations: pd.DataFrame, *, curves: pd.DataFrame | No
     sc = ax.scatter(C, L, c=N, cmap=cmap, norm=norm, s=22, edgecolors="black", linewidths=0.3,
                     zorder=3, gid="runs", label=f"final loss of each run ({len(C)})")
     if envelope is not None and curves is not None and len(curves):
-        ax.plot(envelope.compute, envelope.loss, color="black", lw=2.2, zorder=4,
-                gid="frontier", label="compute-efficient frontier (envelope of the curves)")
+        # the running minimum over C: the lowest loss reached with at most that compute (the
+        # pointwise envelope rises where only the largest runs' early steps reach)
+        ax.plot(envelope.compute, np.fmin.accumulate(np.asarray(envelope.loss, float)),
+                color="black", lw=2.2, zorder=4, gid="frontier",
+                label="compute-efficient frontier (envelope of the curves)")
         cg = np.geomspace(envelope.compute.min(), envelope.compute.max(), 50)
         ax.plot(cg, envelope.L_fit(cg), "--", color="tab:red", lw=1.2, zorder=4,
                 gid="frontier-fit", label=f"Kaplan fit L = (C_c/C)^{-envelope.L_fit.exponent:.3f}")
@@ -356,6 +360,21 @@ def _compute_range(fit: FitResult | None, iso: IsoFLOPResult | None,
     return min(cs) / 2, max(cs) * 2
 
 
+def plan_error_bar(value: float, interval: Sequence[float] | None
+                   ) -> list[list[float]] | None:
+    """Error-bar lengths ``[[below], [above]]`` of a plan's value for its interval, drawn as
+    the smallest range holding both the interval and the value: a percentile interval of a few
+    bootstrap draws can miss its own estimate (the bar then starts at the value, never at a
+    negative length). None without a finite interval."""
+    if interval is None or len(interval) != 2:
+        return None
+    lo, hi = float(interval[0]), float(interval[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(value)):
+        return None
+    lo, hi = min(lo, hi, value), max(lo, hi, value)
+    return [[value - lo], [hi - value]]
+
+
 def allocation_figure(*, fit: FitResult | None = None, isoflop: IsoFLOPResult | None = None,
                       envelope: EnvelopeResult | None = None,
                       plans: Sequence[ComputePlan] = (),
@@ -403,8 +422,7 @@ def allocation_figure(*, fit: FitResult | None = None, isoflop: IsoFLOPResult | 
     for p in plans:
         for ax, key in ((axn, "N_opt"), (axd, "D_opt")):
             v = getattr(p, key)
-            iv = p.intervals.get(key)
-            yerr = None if iv is None else [[v - iv[0]], [iv[1] - v]]
+            yerr = plan_error_bar(v, p.intervals.get(key))
             ax.errorbar([p.compute], [v], yerr=yerr, fmt="D", color="tab:red", ms=7,
                         capsize=4, zorder=6, gid="plan",
                         label=f"plan at C = {_fmt(p.compute)}: {key} = {_fmt(v)}")

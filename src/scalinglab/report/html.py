@@ -1,10 +1,23 @@
 """The one-file HTML report: plain HTML and inline CSS, figures embedded as base64 PNG.
 
 :func:`render_html` turns an :class:`~scalinglab.report.analysis.Analysis` and its figures into
-one self-contained page (no script, no remote resource: it opens offline, from an e-mail, from
-a CI artefact): title and headline, the fitted law with its intervals, derived quantities,
-warnings, the plan, the backtest, Approach 2 (and 1) summaries, the figures, conventions and
-provenance. Every value from the data or the user is HTML-escaped.
+one self-contained page (no remote resource: it opens offline, from an e-mail, from a CI
+artefact): title and headline, the fitted law with its intervals, derived quantities, warnings,
+the plan, the backtest, Approach 2 (and 1) summaries, the table of runs, the figures,
+conventions and provenance. Every value from the data or the user is HTML-escaped.
+
+The only script is a small inline one that sorts the runs table when a column header is
+clicked (``#runs-sort=COLUMN`` or ``#runs-sort=COLUMN:desc`` in the URL sorts it on opening);
+without scripts the table reads in the data's order. With ``interactive=True`` (``report
+--interactive``, the ``interactive`` extra) the page also holds Plotly versions of the main
+figures, with plotly.js inlined (still one file, still offline).
+
+Numbers have one format (:func:`num`): plain for moderate magnitudes, ``1.234×10<sup>11</sup>``
+otherwise; an interval (:func:`interval`) writes both ends in the same form.
+
+When the data do not identify the fit (:meth:`~scalinglab.fit.FitResult.unidentified`, or a
+profiled parameter that is not identified), a banner leads the headline and every headline
+card says that its number is not a result.
 """
 
 from __future__ import annotations
@@ -49,6 +62,13 @@ p.sub { color: #5b6673; margin: 0 0 14px; }
           padding: 10px 16px; margin: 16px 0; }
 .card.unidentified { border-color: #c62828; }
 .card.unidentified .v { color: #8e1b1b; text-decoration: line-through; }
+.card .caveat { color: #8e1b1b; font-weight: 600; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th[aria-sort="ascending"]::after { content: " ▲"; }
+table.sortable th[aria-sort="descending"]::after { content: " ▼"; }
+.runs { max-height: 640px; overflow: auto; border: 1px solid #e3e7ec; }
+.runs table { margin: 0; }
+.runs thead th { position: sticky; top: 0; }
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 0.92em; }
 th, td { border: 1px solid #dde3ea; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f3f6f9; }
@@ -71,25 +91,40 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def num(value: Any, digits: int = 4) -> str:
-    """A number as HTML: plain for moderate magnitudes, ``1.234×10<sup>11</sup>`` otherwise."""
+def _plain(v: float, digits: int) -> bool:
+    """Whether ``v`` reads plainly at ``digits`` significant digits (no exponent needed)."""
+    a = abs(v)
+    return a == 0 or (1e-3 <= a < 1e5 and "e" not in f"{v:.{digits}g}")
+
+
+def num(value: Any, digits: int = 4, *, sci: bool | None = None) -> str:
+    """A number as HTML: plain for moderate magnitudes (``%.{digits}g`` without an exponent),
+    ``1.234×10<sup>11</sup>`` otherwise, never ``1.234e+04``. ``sci=True`` writes the
+    ``×10<sup>k</sup>`` form whatever the magnitude (0 stays ``0``)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
         return esc(value) if value is not None else "–"
     if not math.isfinite(v):
         return "–"
-    a = abs(v)
-    if a == 0 or 1e-3 <= a < 1e5:
+    if v == 0 or (not sci and _plain(v, digits)):
         return f"{v:.{digits}g}"
     mant, exp = f"{v:.{digits - 1}e}".split("e")
     return f"{mant}×10<sup>{int(exp)}</sup>"
 
 
 def interval(iv: Sequence[Any] | None, digits: int = 4) -> str:
+    """``lo – hi`` with both ends in one form (both plain, or both ``×10<sup>k</sup>``)."""
     if iv is None or len(iv) != 2:
         return "–"
-    return f"{num(iv[0], digits)} – {num(iv[1], digits)}"
+    ends = []
+    for x in iv:
+        try:
+            ends.append(float(x))
+        except (TypeError, ValueError):
+            return f"{num(iv[0], digits)} – {num(iv[1], digits)}"
+    sci = any(math.isfinite(x) and not _plain(x, digits) for x in ends)
+    return f"{num(ends[0], digits, sci=sci)} – {num(ends[1], digits, sci=sci)}"
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
@@ -142,9 +177,22 @@ def _truth_card(a: Analysis) -> str:
             f'</div>{verdict}</div>')
 
 
+def not_identified_reasons(a: Analysis) -> list[str]:
+    """Why the report's fit is not a result: its warnings that say the data do not identify it
+    (:meth:`~scalinglab.fit.FitResult.unidentified`) and the profiled parameters found not
+    identified; empty when it is identified (or there is no fit)."""
+    if a.fit is None:
+        return []
+    bad = list(a.fit.unidentified())
+    names = a.fit.not_identified()
+    if names and not any(w.startswith("not identified") for w in bad):
+        bad.append("the profile likelihood does not identify " + ", ".join(names))
+    return bad
+
+
 def _headline(a: Analysis) -> str:
     cards = []
-    bad = a.fit.unidentified() if a.fit is not None else []
+    bad = not_identified_reasons(a)
     cls = "card unidentified" if bad else "card"
     if a.plans:
         p = a.plans[0]
@@ -166,6 +214,11 @@ def _headline(a: Analysis) -> str:
                 cards.append(f'<div class="{cls}"><div class="k">{what}</div><div class="v">'
                              f'{key} = {num(a.fit.derived[key], 3)}</div>{extra}</div>')
     cards.append(_truth_card(a))
+    if bad:  # every card says its number is not a result
+        caveat = ('<div class="i caveat">not identified: not a result '
+                  '(<a href="#not-identified">why</a>)</div>')
+        cards = [c[: -len("</div>")] + caveat + "</div>" if c else c for c in cards]
+        cards = [c.replace('<div class="card">', f'<div class="{cls}">', 1) for c in cards]
     out = f'<div class="headline">{"".join(cards)}</div>' if any(cards) else ""
     if bad:
         out = ('<div class="banner" id="not-identified"><b>Not identified.</b> The data do not '
@@ -456,6 +509,94 @@ def _envelope_only(a: Analysis) -> str:
             f"{num(j['kaplan_alpha_C'])}, C<sub>c</sub> = {num(j['kaplan_Cc'])} FLOPs.</p>")
 
 
+#: the most runs the runs table lists (the rest are counted; the data file has them all)
+MAX_TABLE_RUNS = 2000
+#: columns of the runs table, in this order, where the data has them
+RUN_COLUMNS = ("run_id", "study", "group", "status", "N", "D", "C", "U", "loss")
+
+SORT_SCRIPT = """
+(function () {
+  function sortTable(t, col, asc) {
+    var ths = t.tHead.rows[0].cells, body = t.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[col].getAttribute("data-v"), y = b.cells[col].getAttribute("data-v");
+      var nx = parseFloat(x), ny = parseFloat(y), c;
+      if (isNaN(nx) && isNaN(ny)) { c = String(x).localeCompare(String(y)); }
+      else if (isNaN(nx)) { c = 1; } else if (isNaN(ny)) { c = -1; } else { c = nx - ny; }
+      return asc ? c : -c;
+    });
+    for (var i = 0; i < ths.length; i++) { ths[i].removeAttribute("aria-sort"); }
+    ths[col].setAttribute("aria-sort", asc ? "ascending" : "descending");
+    rows.forEach(function (r) { body.appendChild(r); });
+  }
+  var tables = document.querySelectorAll("table.sortable");
+  Array.prototype.forEach.call(tables, function (t) {
+    Array.prototype.forEach.call(t.tHead.rows[0].cells, function (th, i) {
+      th.addEventListener("click", function () {
+        sortTable(t, i, th.getAttribute("aria-sort") !== "ascending");
+      });
+    });
+  });
+  var m = /runs-sort=([^:&]+)(?::(asc|desc))?/.exec(decodeURIComponent(location.hash));
+  var runs = document.getElementById("runs-table");
+  if (m && runs) {
+    Array.prototype.forEach.call(runs.tHead.rows[0].cells, function (th, i) {
+      if (th.getAttribute("data-col") === m[1]) { sortTable(runs, i, m[2] !== "desc"); }
+    });
+  }
+})();
+"""
+
+
+def _runs_section(a: Analysis) -> str:
+    """The runs behind the report, one row each, sortable by any column (click a header)."""
+    obs = a.inputs.observations
+    if obs is None or obs.empty:
+        return ""
+    cols = [c for c in RUN_COLUMNS if c in obs.columns]
+    df = obs.sort_values("C", kind="stable") if "C" in obs.columns else obs
+    shown = df.head(MAX_TABLE_RUNS)
+    ratio = {"N", "D"} <= set(cols)
+    heads = [*cols, *(["D/N"] if ratio else [])]
+    numeric = {c: pd.api.types.is_numeric_dtype(obs[c]) for c in cols}
+    th = "".join(f'<th data-col="{esc(h)}" title="click to sort">{esc(h)}</th>' for h in heads)
+    body = []
+    for _, r in shown.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if numeric[c]:
+                f = float(v) if v is not None and not pd.isna(v) else math.nan
+                cells.append(f'<td class="num" data-v="{f!r}">{num(f)}</td>')
+            else:
+                text = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                cells.append(f'<td data-v="{esc(text)}">{esc(text)}</td>')
+        if ratio:
+            q = float(r["D"]) / float(r["N"])
+            cells.append(f'<td class="num" data-v="{q!r}">{num(q, 3)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = (f" The first {MAX_TABLE_RUNS} of {len(obs)} runs by compute are listed."
+            if len(obs) > MAX_TABLE_RUNS else "")
+    return "\n".join([
+        "<h2 id='runs'>Runs</h2>",
+        f"<p>The {len(obs)} runs the report is made from, by compute; click a column header "
+        f"to sort by it (again to reverse).{more} Loss in nats per token.</p>",
+        f'<div class="runs"><table class="sortable" id="runs-table"><thead><tr>{th}</tr>'
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"])
+
+
+def _interactive_section(divs: Mapping[str, str]) -> str:
+    if not divs:
+        return ""
+    out = ["<h2 id='interactive'>Interactive figures</h2>",
+           "<p>Plotly versions of the main figures: hover for each run's numbers, drag to "
+           "zoom, double-click to reset.</p>"]
+    out += [f'<div class="plotly-figure" id="interactive-{esc(k)}">{v}</div>'
+            for k, v in divs.items()]
+    return "\n".join(out)
+
+
 def _figures_section(figures: Mapping[str, bytes], omitted: Mapping[str, str]) -> str:
     out = ["<h2 id='figures'>Figures</h2>"]
     for i, (name, png) in enumerate(figures.items(), start=1):
@@ -523,9 +664,18 @@ def _provenance_section(a: Analysis, created: str, command: str | None) -> str:
 # ============================================================================ the page
 def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
                 omitted: Mapping[str, str] | None = None, *, title: str | None = None,
-                created: datetime | None = None, command: str | None = None) -> str:
-    """The report as one self-contained HTML string (figures: Figures or PNG bytes)."""
+                created: datetime | None = None, command: str | None = None,
+                interactive: bool = False) -> str:
+    """The report as one self-contained HTML string (figures: Figures or PNG bytes). With
+    ``interactive``, Plotly figures too (plotly.js inlined; needs the ``interactive`` extra:
+    a :class:`~scalinglab.errors.ParameterError` naming ``pip install 'scalinglab[interactive]'``
+    without it)."""
     a = analysis
+    plotly_js, divs = "", {}
+    if interactive:
+        from scalinglab.report.interactive import interactive_figures, plotly_script
+
+        plotly_js, divs = plotly_script(), interactive_figures(a)
     when = (created or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     pngs = {k: (v if isinstance(v, bytes) else figure_bytes(v)) for k, v in figures.items()}
     src = a.inputs.source
@@ -540,6 +690,8 @@ def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
         ("approach2", "Approach 2", _approach2_section(a)),
         ("approach1", "Approach 1", _envelope_only(a)),
         ("figures", "Figures", _figures_section(pngs, omitted or {})),
+        ("interactive", "Interactive figures", _interactive_section(divs)),
+        ("runs", "Runs", _runs_section(a)),
         ("conventions", "Conventions", _conventions_section(a)),
         ("provenance", "Provenance", _provenance_section(a, when, command)),
     ]
@@ -554,6 +706,7 @@ def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
 <meta name="generator" content="scalinglab {esc(__version__)}">
 <title>{esc(title)}</title>
 <style>{CSS}</style>
+{f'<script>{plotly_js}</script>' if plotly_js else ""}
 </head>
 <body>
 <main>
@@ -563,9 +716,11 @@ scalinglab {esc(__version__)}</p>
 {_headline(a)}
 <nav>{nav}</nav>
 {body}
-<footer>Made by scalinglab {esc(__version__)}. Self-contained: no scripts, no remote
-resources.</footer>
+<footer>Made by scalinglab {esc(__version__)}. Self-contained: no remote resources; one
+small inline script sorts the runs table{" (and plotly.js, inlined, draws the interactive "
+                                          "figures)" if plotly_js else ""}.</footer>
 </main>
+<script>{SORT_SCRIPT}</script>
 </body>
 </html>
 """

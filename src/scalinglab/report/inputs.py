@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, OptionError, ParameterError
 from scalinglab.fit.result import FitResult
 from scalinglab.observations import data_hash, load_observations
 
@@ -82,7 +82,7 @@ def _read_data(data: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         from scalinglab import datasets
 
         return load_observations(datasets.load(data.split(":", 1)[1]))
-    return load_observations(data)
+    return load_observations(data, curves=True)  # a tracker source: its curves (split below)
 
 
 def split_curves(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -165,8 +165,12 @@ def _read_source(data: pd.DataFrame | str | os.PathLike[str] | None,
 
 
 def _is_store_path(data: object) -> bool:
-    return isinstance(data, (str, os.PathLike)) and not str(data).startswith("example:") \
-        and Path(data).suffix.lower() in _STORE_SUFFIXES
+    if not isinstance(data, (str, os.PathLike)) or str(data).startswith("example:") \
+            or Path(data).suffix.lower() not in _STORE_SUFFIXES:
+        return False
+    from scalinglab.importers.mlflow_source import is_mlflow_db
+
+    return not is_mlflow_db(Path(data))  # an MLflow backend is a tracker source
 
 
 def _attach(inp: ReportInputs, obs: pd.DataFrame, curves: pd.DataFrame | None,
@@ -195,9 +199,9 @@ def load_inputs(data: pd.DataFrame | str | os.PathLike[str] | None = None, *,
     alternatives; ``fit`` goes with either, or alone (then the data named in its provenance
     is used when it is still there, unchanged)."""
     if data is not None and store is not None:
-        raise OptionError("--store", "give either a data table or --store, not both")
+        raise ParameterError("store", "give either a data table or --store, not both")
     if data is None and store is None and fit is None:
-        raise OptionError("DATA", "nothing to report on: give a data table, --store runs.db "
+        raise ParameterError("data", "nothing to report on: give a data table, --store runs.db "
                           "or --fit FIT.json")
     if _is_store_path(data):
         store, data = data, None  # type: ignore[assignment]
