@@ -20,7 +20,7 @@ from scalinglab.accounting import (
     training_flops,
 )
 from scalinglab.accounting.hf_config import shape_from_hf_config
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, OptionError, ParameterError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hf_configs"
 
@@ -227,23 +227,23 @@ def test_hf_config_bad_input(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- validation
 @pytest.mark.parametrize(("kwargs", "option"), [
-    ({"d_model": 100, "n_head": 3}, "--d-model"),
-    ({"n_head": 8, "n_kv_head": 3}, "--n-kv-head"),
-    ({"n_layer": 0}, "--n-layer"),
-    ({"n_layer": -2}, "--n-layer"),
-    ({"vocab": 2.5}, "--vocab"),
-    ({"n_layer": True}, "--n-layer"),
-    ({"mlp": "relu"}, "--mlp"),
-    ({"positions": "alibi"}, "--positions"),
-    ({"norm": "batchnorm"}, "--norm"),
-    ({"n_expert": 2, "top_k": 3}, "--top-k"),
-    ({"d_ff": 0}, "--d-ff"),
+    ({"d_model": 100, "n_head": 3}, "d_model"),
+    ({"n_head": 8, "n_kv_head": 3}, "n_kv_head"),
+    ({"n_layer": 0}, "n_layer"),
+    ({"n_layer": -2}, "n_layer"),
+    ({"vocab": 2.5}, "vocab"),
+    ({"n_layer": True}, "n_layer"),
+    ({"mlp": "relu"}, "mlp"),
+    ({"positions": "alibi"}, "positions"),
+    ({"norm": "batchnorm"}, "norm"),
+    ({"n_expert": 2, "top_k": 3}, "top_k"),
+    ({"d_ff": 0}, "d_ff"),
 ])
 def test_shape_validation_names_the_option(kwargs: dict, option: str) -> None:
     base = {"n_layer": 2, "d_model": 64, "n_head": 4}
-    with pytest.raises(OptionError) as exc:
+    with pytest.raises(ParameterError) as exc:  # the Python parameter, not a CLI flag
         ModelShape(**{**base, **kwargs})
-    assert exc.value.option == option
+    assert exc.value.parameter == option and "--" not in str(exc.value)
 
 
 def test_shape_is_frozen_and_round_trips() -> None:

@@ -23,7 +23,7 @@ from scalinglab.accounting.convert import (
     total_from_nonembedding,
 )
 from scalinglab.accounting.shapes_search import search_shapes
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, OptionError, ParameterError
 from scalinglab.laws import published as pub
 
 #: the constants exactly as Pearce & Song's script writes them (reference sheet Sec. 3.2)
@@ -145,11 +145,11 @@ def test_shape_search_constraints(target: float, aspect: tuple[float, float]) ->
 
 def test_shape_search_bad_input() -> None:
     for bad in (-1.0, 0.0, float("nan")):
-        with pytest.raises(OptionError, match="--params"):
+        with pytest.raises(ParameterError, match="argument target"):
             search_shapes(bad)
-    with pytest.raises(OptionError, match="--count"):
+    with pytest.raises(ParameterError, match="argument count"):
         search_shapes(1e8, count="kaplan")  # type: ignore[arg-type]
-    with pytest.raises(OptionError, match="--aspect"):
+    with pytest.raises(ParameterError, match="argument aspect_range"):
         search_shapes(1e8, aspect_range=(100.0, 10.0))
     with pytest.raises(OptionError, match="no shape"):
         search_shapes(1e3, aspect_range=(500.0, 600.0))

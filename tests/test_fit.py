@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import scalinglab as sl
-from scalinglab.errors import FitError, InputError, OptionError
+from scalinglab.errors import FitError, InputError, OptionError, ParameterError
 from scalinglab.fit import FitResult, compare, envelope, isoflop
 from scalinglab.fit.objectives import huber, summed
 from scalinglab.laws import get_law
@@ -184,13 +184,13 @@ def test_too_few_points_is_a_clear_error() -> None:
 
 def test_bad_options() -> None:
     df = _synthetic_chinchilla(4)
-    with pytest.raises(OptionError, match="--loss"):
+    with pytest.raises(ParameterError, match="argument loss"):
         sl.fit(df, "chinchilla", loss="l1")
-    with pytest.raises(OptionError, match="--law"):
+    with pytest.raises(ParameterError, match="argument law"):
         sl.fit(df, "nope")
-    with pytest.raises(OptionError, match="--x"):
+    with pytest.raises(ParameterError, match="argument x"):
         sl.fit(df, "chinchilla", x="N")
-    with pytest.raises(OptionError, match="--holdout-above"):
+    with pytest.raises(ParameterError, match="argument holdout_above"):
         sl.fit(df.assign(C=6 * df.N * df.D), "chinchilla", holdout_above=1e40)
 
 
@@ -295,7 +295,7 @@ def test_bootstrap_resamples_groups_only_on_request() -> None:
     assert sl.fit(df, "chinchilla", bootstrap=4, n_jobs=1).bootstrap["unit"] == "points"
     res = sl.fit(df, "chinchilla", bootstrap=4, n_jobs=1, bootstrap_by="group")
     assert res.bootstrap["unit"] == "group"
-    with pytest.raises(OptionError, match="--bootstrap-by"):
+    with pytest.raises(ParameterError, match="argument bootstrap_by"):
         sl.fit(df, "chinchilla", bootstrap=4, bootstrap_by="budget")
 
 
@@ -507,7 +507,7 @@ def test_bad_fixed_parameters_are_option_errors(fixed, needle) -> None:
     with pytest.raises(OptionError) as exc:
         sl.fit(_hoffmann_grid(), "chinchilla", fixed=fixed)
     msg = str(exc.value)
-    assert msg.startswith("option fixed=: ") and needle in msg
+    assert msg.startswith("argument fixed: ") and needle in msg
     assert "E, A, B, alpha, beta" in msg  # the law's parameters are listed
 
 

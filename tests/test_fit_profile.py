@@ -202,7 +202,7 @@ def test_cli_profile_marks_the_uninformative_bootstrap(cli, tmp_path) -> None:
                                "--bootstrap", "4", "--jobs", "1", "--json", str(out))
     assert code == 0, stderr
     assert "not identified" in stdout and "not informative" in stdout
-    assert "warning: not identified: parameter RD" in " ".join(stdout.split())
+    assert "warning: not identified: parameter RD" in " ".join(stderr.split())  # warnings: stderr
     assert json.loads(out.read_text())["identification"]["RD"]["status"] == "not identified"
     code, _, stderr = cli("fit", str(p), "--law", "data-constrained", "--profile", "XX")
     assert code == 2 and "option --profile" in stderr and "XX" in stderr

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalinglab.errors import FitError, OptionError
+from scalinglab.errors import FitError, ParameterError
 from scalinglab.fit import isoflop
 from scalinglab.laws import chinchilla_allocation, get_law
 from scalinglab.laws.published import CHINCHILLA_HOFFMANN as TRUTH
@@ -261,13 +261,13 @@ def test_a_split_budget_is_named_with_its_U() -> None:
 
 def test_options_are_checked() -> None:
     df = _sweep(BUDGETS[:3])
-    with pytest.raises(OptionError, match="--window"):
+    with pytest.raises(ParameterError, match="argument window"):
         isoflop(df, window="wide")
-    with pytest.raises(OptionError, match="--window"):
+    with pytest.raises(ParameterError, match="argument window"):
         isoflop(df, window=0)
-    with pytest.raises(OptionError, match="--method"):
+    with pytest.raises(ParameterError, match="argument method"):
         isoflop(df, method="spline")
-    with pytest.raises(OptionError, match="--noise"):
+    with pytest.raises(ParameterError, match="argument noise"):
         isoflop(df, noise=-1.0)
     assert isoflop(df, window="3").window == 3
 

@@ -90,7 +90,7 @@ def test_tokenizer_specs() -> None:
     assert parse_tokenizer_spec("bytes") == ("bytes", 256)
     assert parse_tokenizer_spec("bpe:4096") == ("bpe", 4096)
     for bad in ("bpe:10", "bpe:x", "wordpiece"):
-        with pytest.raises(OptionError, match="--tokenizer"):
+        with pytest.raises(OptionError, match=r"^argument tokenizer: "):  # a Python parameter
             parse_tokenizer_spec(bad)
     tok = ByteTokenizer()
     ids = tok.encode_batch(["héllo"])[0]

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from scalinglab.accounting.params import count_params
+from scalinglab.accounting.params import ParamCount, count_params
 from scalinglab.accounting.shape import ModelShape
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError, argument_error, unknown
 
 FlopConvention = Literal["6N", "6N-nonembedding", "6N-head", "kaplan", "chinchilla", "palm"]
 
@@ -52,11 +52,11 @@ FLOP_CONVENTIONS: dict[str, str] = {
 }
 
 
-def check_convention(convention: str, option: str = "--convention") -> str:
-    """``convention`` if known, else an :class:`OptionError` listing the known ones."""
+def check_convention(convention: str, option: str = "convention") -> str:
+    """``convention`` if known, else an error naming ``option`` (the parameter, or a flag
+    when a command passes one) that lists the known ones and suggests the nearest."""
     if convention not in FLOP_CONVENTIONS:
-        raise OptionError(option, f"unknown FLOP convention {convention!r}; choose one of "
-                          f"{', '.join(FLOP_CONVENTIONS)}")
+        raise argument_error(option, unknown("FLOP convention", convention, FLOP_CONVENTIONS))
     return convention
 
 
@@ -83,14 +83,15 @@ def chinchilla_forward_flops(shape: ModelShape, *, context: int | None = None,
 
 def flops_per_token(shape: ModelShape, convention: FlopConvention | str = "6N", *,
                     training: bool = True, context: int | None = None,
-                    embedding_flops: bool = True) -> float:
+                    embedding_flops: bool = True, params: ParamCount | None = None) -> float:
     """FLOPs per token of ``shape`` under ``convention`` (training, or one forward pass with
     ``training=False``). ``embedding_flops`` only affects the ``chinchilla`` convention."""
     check_convention(convention)
     T = shape.context if context is None else int(context)
     if T < 1:
-        raise OptionError("--context", f"context must be >= 1, got {context}")
-    pc = count_params(shape)
+        raise ParameterError("context", f"context must be >= 1, got {context}")
+    # params: exact counts of a model the shape only approximates (hf_config.read_hf_config)
+    pc = count_params(shape) if params is None else params
     attn = shape.n_layer * T * shape.d_attn
     if convention == "6N":
         train = 6.0 * pc.active
@@ -108,12 +109,15 @@ def flops_per_token(shape: ModelShape, convention: FlopConvention | str = "6N", 
     return train if training else train / 3.0
 
 
-def all_flops_per_token(shape: ModelShape, *, context: int | None = None
-                        ) -> dict[str, dict[str, float]]:
-    """``{convention: {"training": ..., "inference": ...}}`` for every convention."""
+def all_flops_per_token(shape: ModelShape, *, context: int | None = None,
+                        params: ParamCount | None = None) -> dict[str, dict[str, float]]:
+    """``{convention: {"training": ..., "inference": ...}}`` for every convention (``params``:
+    exact counts to use instead of the shape's own, as in :func:`flops_per_token`)."""
     return {
-        c: {"training": flops_per_token(shape, c, training=True, context=context),
-            "inference": flops_per_token(shape, c, training=False, context=context)}
+        c: {"training": flops_per_token(shape, c, training=True, context=context,
+                                        params=params),
+            "inference": flops_per_token(shape, c, training=False, context=context,
+                                         params=params)}
         for c in FLOP_CONVENTIONS
     }
 
@@ -122,7 +126,7 @@ def training_flops(shape: ModelShape, tokens: float,
                    convention: FlopConvention | str = "6N") -> float:
     """Total training FLOPs for ``tokens`` training tokens under ``convention``."""
     if not tokens > 0:
-        raise OptionError("--tokens", f"tokens must be positive, got {tokens}")
+        raise ParameterError("tokens", f"tokens must be positive, got {tokens}")
     return flops_per_token(shape, convention, training=True) * float(tokens)
 
 
@@ -130,5 +134,5 @@ def mfu(shape: ModelShape, tokens_per_second: float, peak_flops: float,
         convention: FlopConvention | str = "palm") -> float:
     """Model FLOPs utilisation (PaLM App. B): achieved model FLOP/s over the hardware peak."""
     if not peak_flops > 0:
-        raise OptionError("--peak", f"peak FLOP/s must be positive, got {peak_flops}")
+        raise ParameterError("peak", f"peak FLOP/s must be positive, got {peak_flops}")
     return flops_per_token(shape, convention) * tokens_per_second / peak_flops

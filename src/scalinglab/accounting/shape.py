@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 Positions = Literal["learned", "rotary", "relative", "none"]
 Mlp = Literal["gelu", "swiglu"]
@@ -63,10 +63,10 @@ def _as_int(name: str, value: Any, *, minimum: int = 1) -> int:
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
         else:
-            raise OptionError(_flag(name), f"{name} must be an integer, got {value!r}")
+            raise ParameterError(name, f"{name} must be an integer, got {value!r}")
     value = int(value)
     if value < minimum:
-        raise OptionError(_flag(name), f"{name} must be >= {minimum}, got {value}")
+        raise ParameterError(name, f"{name} must be >= {minimum}, got {value}")
     return value
 
 
@@ -113,25 +113,25 @@ class ModelShape:
                 object.__setattr__(self, name, _as_int(name, getattr(self, name)))
         for name in ("tied", "bias", "final_norm"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise OptionError(_flag(name), f"{name} must be true or false, "
+                raise ParameterError(name, f"{name} must be true or false, "
                                   f"got {getattr(self, name)!r}")
         for name in ("qkv_bias", "mlp_bias"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, (bool, np.bool_)):
-                raise OptionError(_flag(name), f"{name} must be true, false or unset, got {v!r}")
+                raise ParameterError(name, f"{name} must be true, false or unset, got {v!r}")
         for name, choices in (("positions", POSITIONS), ("mlp", MLPS), ("norm", NORMS)):
             if getattr(self, name) not in choices:
-                raise OptionError(_flag(name), f"{name} must be one of {', '.join(choices)}, "
+                raise ParameterError(name, f"{name} must be one of {', '.join(choices)}, "
                                   f"got {getattr(self, name)!r}")
         if self.head_dim is None and self.d_model % self.n_head:
-            raise OptionError("--d-model", f"d_model={self.d_model} is not divisible by "
+            raise ParameterError("d_model", f"d_model={self.d_model} is not divisible by "
                               f"n_head={self.n_head}")
         if self.n_kv_head is not None:
             if self.n_kv_head > self.n_head or self.n_head % self.n_kv_head:
-                raise OptionError("--n-kv-head", f"n_head={self.n_head} is not divisible by "
+                raise ParameterError("n_kv_head", f"n_head={self.n_head} is not divisible by "
                                   f"n_kv_head={self.n_kv_head}")
         if self.top_k > self.n_expert:
-            raise OptionError("--top-k", f"top_k={self.top_k} exceeds n_expert={self.n_expert}")
+            raise ParameterError("top_k", f"top_k={self.top_k} exceeds n_expert={self.n_expert}")
 
     # ------------------------------------------------------------------ resolved sizes
     @property
@@ -193,11 +193,11 @@ class ModelShape:
         names = {f.name for f in fields(cls)}
         extra = sorted(set(data) - names)
         if extra:
-            raise OptionError("shape", f"unknown shape field(s) {', '.join(extra)}; "
+            raise ParameterError("shape", f"unknown shape field(s) {', '.join(extra)}; "
                               f"known: {', '.join(sorted(names))}")
         missing = [n for n in ("n_layer", "d_model", "n_head") if n not in data]
         if missing:
-            raise OptionError("shape", f"missing shape field(s) {', '.join(missing)}")
+            raise ParameterError("shape", f"missing shape field(s) {', '.join(missing)}")
         return cls(**data)
 
     def describe(self) -> str:

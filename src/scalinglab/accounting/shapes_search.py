@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from scalinglab.accounting.params import ParamCount, count_params
 from scalinglab.accounting.shape import ModelShape
-from scalinglab.errors import OptionError
+from scalinglab.errors import OptionError, ParameterError, argument_error
 
 CountKind = Literal["total", "nonembedding", "active"]
 
@@ -65,23 +65,24 @@ def search_shapes(target: float, *, template: ModelShape | None = None,
     try:
         tgt = float(target)
     except (TypeError, ValueError):
-        raise OptionError("--params", f"target must be a number, got {target!r}") from None
+        raise ParameterError("target", f"target must be a number, got {target!r}") from None
     if not math.isfinite(tgt) or tgt <= 0:
-        raise OptionError("--params", f"target parameter count must be positive, got {target}")
+        raise ParameterError("target", f"target parameter count must be positive, got {target}")
     if tgt > MAX_TARGET_PARAMS:
-        raise OptionError("--params", f"target {tgt:.4g} is above the search's limit of "
+        raise ParameterError("target", f"target {tgt:.4g} is above the search's limit of "
                           f"{MAX_TARGET_PARAMS:.0e} parameters")
     if count not in ("total", "nonembedding", "active"):
-        raise OptionError("--count", f"must be total, nonembedding or active, got {count!r}")
+        raise ParameterError("count", f"must be total, nonembedding or active, got {count!r}")
     lo_ar, hi_ar = (float(a) for a in aspect_range)
     if not (math.isfinite(lo_ar) and lo_ar > 0):
-        raise OptionError("--aspect-min", f"must be a positive finite number, got {lo_ar}")
+        raise ParameterError("aspect_range", f"the least aspect ratio must be a positive finite "
+                             f"number, got {lo_ar}")
     if not (math.isfinite(hi_ar) and hi_ar >= lo_ar):
-        raise OptionError("--aspect-max", f"must be a finite number >= --aspect-min "
-                          f"({lo_ar:g}), got {hi_ar}")
-    for name, v in (("--multiple", multiple), ("--head-dim", head_dim), ("--top", top)):
+        raise ParameterError("aspect_range", f"the largest aspect ratio must be a finite number "
+                             f">= the least ({lo_ar:g}), got {hi_ar}")
+    for name, v in (("multiple", multiple), ("head_dim", head_dim), ("top", top)):
         if v < 1:
-            raise OptionError(name, f"must be >= 1, got {v}")
+            raise argument_error(name, f"must be >= 1, got {v}")
     step = multiple * head_dim // math.gcd(multiple, head_dim)  # d_model multiple of both
     base = template or ModelShape(n_layer=1, d_model=step, n_head=1)
     # largest useful width: 12 L d^2 <= target with L >= d / hi_ar  ->  d^3 <= target hi_ar/12;
@@ -91,9 +92,9 @@ def search_shapes(target: float, *, template: ModelShape | None = None,
                               math.sqrt(tgt / 8.0) * 1.5 + step,
                               max_layers * hi_ar + step)))
     if d_max // step > MAX_WIDTHS:
-        raise OptionError("--aspect-max", f"the search would visit {d_max // step:,} widths "
+        raise ParameterError("aspect_range", f"the search would visit {d_max // step:,} widths "
                           f"(d_model up to {d_max:,} in steps of {step}); at most "
-                          f"{MAX_WIDTHS:,}: lower --aspect-max or raise --multiple")
+                          f"{MAX_WIDTHS:,}: lower the largest aspect ratio or raise multiple")
     mid = math.sqrt(lo_ar * hi_ar)
     found: list[tuple[float, float, ShapeCandidate]] = []
     for d in range(step, d_max + step, step):
@@ -120,7 +121,7 @@ def search_shapes(target: float, *, template: ModelShape | None = None,
             found.append((abs(err), abs(math.log(shape.aspect_ratio / mid)),
                           ShapeCandidate(shape, pc, int(n), err)))
     if not found:
-        raise OptionError("--params", f"no shape with d_model a multiple of {step} and aspect "
+        raise ParameterError("target", f"no shape with d_model a multiple of {step} and aspect "
                           f"ratio in [{lo_ar:g}, {hi_ar:g}] fits {tgt:.4g} parameters")
     found.sort(key=lambda t: (round(t[0], 4), t[1]))
     return [c for _, _, c in found[:top]]

@@ -1,5 +1,6 @@
 """CLI: ``scalinglab demo`` (the main job: a real IsoFLOP study on CPU, fit, backtest, plan,
-report and ``summary.json``)."""
+report and ``summary.json``). Warnings go to stderr; training and fitting are imported inside
+the command."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
-from scalinglab.console import console
+from scalinglab.cli.options import (
+    BOOTSTRAP_REPORT,
+    BootstrapOpt,
+    Command,
+    JsonOpt,
+    emit_json,
+    start_json,
+)
+from scalinglab.console import console, warn
 
 
 def _iv(iv: Any, fmt: str = ".3g") -> str:
@@ -57,7 +66,7 @@ def print_headline(s: dict[str, Any], summary_path: Path, report: Path) -> None:
                       f"{unit}{tag}")
     other = [w for w in s["warnings"] if w not in s["not_identified_because"]]
     for w in other:
-        console.print(f"[yellow]warning:[/] {w}")
+        warn(w)
     console.print(f"({s['seconds']:.0f} s)")
 
 
@@ -71,19 +80,23 @@ def demo_cmd(
         help="scale the study to about this many minutes on 2 CPU cores")] = 5.0,
     workers: Annotated[int | None, typer.Option(help="concurrent runs (default: from the "
                                                 "cores)")] = None,
-    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples of the fits")] = 200,
+    bootstrap: BootstrapOpt = BOOTSTRAP_REPORT,
     seed: Annotated[int, typer.Option(help="seed of the runs (initialisation, data order) "
                                       "and of the bootstrap")] = 0,
+    json_out: JsonOpt = None,
 ) -> None:
     """Run a small IsoFLOP study (5 budgets over 2 decades of compute and a held-out budget 4x
     above), fit the Chinchilla law, backtest it, plan a 100x larger budget and write
     summary.json and a one-file HTML report. Re-running resumes."""
+    start_json(json_out)
     from scalinglab.demo import run_demo
 
     r = run_demo(out, budget_minutes=budget_minutes, data=data, workers=workers,
                  bootstrap=bootstrap, seed=seed)
     print_headline(r.summary, r.summary_path, r.report)
+    emit_json(json_out, r.summary)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo_cmd)
+    """Add ``demo`` to the app."""
+    app.command("demo", cls=Command)(demo_cmd)

@@ -1,27 +1,49 @@
-"""CLI: ``scalinglab fit``, ``laws``, ``isoflop``, ``envelope``, ``compare``."""
+"""CLI: ``scalinglab fit``, ``laws``, ``isoflop``, ``envelope``, ``compare``, ``kaplan`` and
+``critical-batch``.
+
+Only typer and the standard library are imported at module level; each command imports the
+fit machinery (NumPy, pandas, SciPy) in its body, so ``scalinglab --help`` stays quick.
+Results go to stdout, warnings to stderr, and ``--json [PATH|-]`` writes the result as JSON
+(:mod:`scalinglab.cli.options`).
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
-from rich.table import Table
 
-from scalinglab.console import console, progress
+from scalinglab.cli.options import (
+    BOOTSTRAP_QUICK,
+    BootstrapOpt,
+    Command,
+    ConfidenceOpt,
+    JsonOpt,
+    check_choice,
+    check_confidence,
+    check_json_dest,
+    check_names,
+    emit_json,
+    parse_compute,
+    start_json,
+)
+from scalinglab.console import Table, console, progress, warn
 from scalinglab.errors import OptionError
-from scalinglab.fit import FitResult, compare, envelope, fit, isoflop
-from scalinglab.fit.core import check_fixed
-from scalinglab.fit.profile import resolve_names
-from scalinglab.jsonio import write_json
-from scalinglab.laws import get_law, list_laws
-from scalinglab.observations import parse_column_overrides
+
+if TYPE_CHECKING:
+    from scalinglab.fit import FitResult
+
+#: the fit objectives (``--loss``), checked before any work
+LOSSES = ("huber", "mse", "huber-likelihood")
+#: how the bootstrap resamples (``--bootstrap-by``)
+BOOTSTRAP_BY = ("auto", "points", "run_id", "group")
 
 
-def _data_arg(data: str):
-    """A path, or ``example:NAME`` for a bundled data set."""
+def _data_arg(data: str) -> Any:
+    """A path, or ``example:NAME`` for a bundled data set (its DataFrame)."""
     if data.startswith("example:"):
         from scalinglab import datasets
 
@@ -30,7 +52,7 @@ def _data_arg(data: str):
 
 
 def _fmt(v: float | None) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "-"
     a = abs(v)
     return f"{v:.4g}" if (a == 0 or 1e-3 <= a < 1e5) else f"{v:.4e}"
@@ -125,7 +147,7 @@ def print_fit(res: FitResult) -> None:
                       + (f", interval coverage {b['interval_coverage']:.0%}"
                          if "interval_coverage" in b else ""))
     for w in res.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        warn(w)
 
 
 def _held(law: str, x: str | None, breaks: int | None, fix: list[str] | None,
@@ -138,6 +160,9 @@ def _held(law: str, x: str | None, breaks: int | None, fix: list[str] | None,
     """
     if not fix and fix_from is None:
         return {}, None
+    from scalinglab.fit import FitResult
+    from scalinglab.fit.core import check_fixed
+    from scalinglab.laws import get_law
     from scalinglab.plan.source import parse_params
 
     lawobj = get_law(law, x=x, breaks=breaks)
@@ -172,14 +197,16 @@ def fit_cmd(
     breaks: Annotated[int | None, typer.Option(help="number of breaks (bnsl)")] = None,
     loss: Annotated[str, typer.Option(help="huber | mse | huber-likelihood")] = "huber",
     delta: Annotated[float, typer.Option(help="Huber delta (log space)")] = 1e-3,
-    bootstrap: Annotated[int, typer.Option(help="bootstrap resamples (0 = none)")] = 0,
+    bootstrap: BootstrapOpt = BOOTSTRAP_QUICK,
     bootstrap_by: Annotated[str, typer.Option(help="auto | points | run_id | group")] = "auto",
     seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
-    confidence: Annotated[float, typer.Option(help="interval level")] = 0.95,
+    confidence: ConfidenceOpt = 0.95,
     holdout_above: Annotated[float | None, typer.Option(
         help="fit on points with C <= this; backtest on the rest")] = None,
-    at_compute: Annotated[list[float] | None, typer.Option(
-        help="report compute-optimal N, D, loss at this budget (repeatable)")] = None,
+    compute: Annotated[list[str] | None, typer.Option(
+        "--compute", metavar="C[,C...]",
+        help="also report the compute-optimal N, D and loss at these budgets (FLOPs; "
+             "comma-separated or repeated)")] = None,
     column: Annotated[list[str] | None, typer.Option(
         help="map a column: STANDARD=NAME, e.g. loss=val_loss (repeatable)")] = None,
     jobs: Annotated[int | None, typer.Option(help="processes for the bootstrap")] = None,
@@ -192,8 +219,7 @@ def fit_cmd(
     profile: Annotated[list[str] | None, typer.Option(
         help="profile-likelihood intervals and identification of parameters: NAME,... or "
         "all (repeatable; off by default)")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the result as JSON")
-                        ] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Fit a scaling law (Approach 3 for chinchilla) with multi-start, bootstrap, diagnostics.
 
@@ -213,15 +239,28 @@ def fit_cmd(
     parameters, and says which the data do not identify (the profile stays
     flat to a bound or over 3 decades).
     """
+    # every option is checked before the data are read or anything is fitted
+    start_json(json_out)
+    check_confidence(confidence)
+    check_choice(loss, LOSSES, "--loss", "objective")
+    check_choice(bootstrap_by, BOOTSTRAP_BY, "--bootstrap-by", "resampling unit")
+    budgets = parse_compute(compute)
+    check_json_dest(json_out)
+    from scalinglab.fit import fit
+    from scalinglab.fit.profile import resolve_names
+    from scalinglab.laws import get_law
+    from scalinglab.observations import parse_column_overrides
+
+    columns = parse_column_overrides(column)
+    lawobj = get_law(law, x=x, breaks=breaks)
     held, origin = _held(law, x, breaks, fix, fix_from)
-    profiled = (resolve_names(get_law(law, x=x, breaks=breaks), profile, held, "--profile")
-                if profile else [])
+    profiled = resolve_names(lawobj, profile, held, "--profile") if profile else []
     with progress(disable=bootstrap == 0) as bar:
         task = bar.add_task("bootstrap", total=bootstrap or 1)
         res = fit(_data_arg(data), law, x=x, y=y, breaks=breaks, loss=loss, delta=delta,
                   bootstrap=bootstrap, bootstrap_by=bootstrap_by, seed=seed,
                   confidence=confidence, holdout_above=holdout_above,
-                  at_compute=at_compute or (), columns=parse_column_overrides(column),
+                  at_compute=budgets, columns=columns,
                   n_jobs=jobs, on_progress=lambda k: bar.advance(task, k), fixed=held,
                   profile=profiled)
     if origin is not None:
@@ -230,28 +269,36 @@ def fit_cmd(
             res.warnings.append(f"fixed: the values held come from {origin['fit']}, a fit that "
                                 f"warned: {w}")
     print_fit(res)
-    if json_out:
-        res.save(json_out)
-        console.print(f"wrote {json_out}")
+    emit_json(json_out, res.to_json())
 
 
-def laws_cmd() -> None:
+def laws_cmd(json_out: JsonOpt = None) -> None:
     """List the laws with their formulas and parameters."""
+    from scalinglab.laws import list_laws
+
+    start_json(json_out)
     t = Table(title="scaling laws")
     t.add_column("name", no_wrap=True)
     for c in ("formula", "parameters", "variables", "reference"):
         t.add_column(c)
-    for law in list_laws():
+    laws = list_laws()
+    for law in laws:
         t.add_row(law.name, law.formula, ", ".join(law.param_names), ", ".join(law.variables),
                   law.reference)
     console.print(t)
+    emit_json(json_out, [{"name": law.name, "formula": law.formula,
+                          "parameters": list(law.param_names),
+                          "variables": list(law.variables), "reference": law.reference}
+                         for law in laws])
 
 
 def isoflop_cmd(
     data: Annotated[str, typer.Argument(help="table with N, C, loss (or example:NAME)")],
     bootstrap: Annotated[int, typer.Option(
-        help="bootstrap resamples (runs resampled within each budget)")] = 0,
-    seed: Annotated[int, typer.Option()] = 0,
+        "--bootstrap", min=0, help="bootstrap resamples (runs resampled within each budget; "
+        "0: no intervals)")] = BOOTSTRAP_QUICK,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
+    confidence: ConfidenceOpt = 0.95,
     budget_tolerance: Annotated[float, typer.Option(
         help="runs whose C agree within this fraction share a budget")] = 0.1,
     window: Annotated[str, typer.Option(
@@ -264,10 +311,17 @@ def isoflop_cmd(
         help="SD of one run's loss (nats) for the lack-of-fit check (default: estimated)")
                      ] = None,
     column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Chinchilla Approach 2: IsoFLOP profiles, their minima, N_opt ~ C^a and D_opt ~ C^b."""
-    r = isoflop(_data_arg(data), bootstrap=bootstrap, seed=seed,
+    start_json(json_out)
+    check_confidence(confidence)
+    check_choice(method, ("parabola", "akima"), "--method", "method")
+    check_json_dest(json_out)
+    from scalinglab.fit import isoflop
+    from scalinglab.observations import parse_column_overrides
+
+    r = isoflop(_data_arg(data), bootstrap=bootstrap, seed=seed, confidence=confidence,
                 budget_tolerance=budget_tolerance, window=window, method=method, noise=noise,
                 columns=parse_column_overrides(column))
     t = Table(title="IsoFLOP minima (D_opt = C / (6 N_opt); window: the N range fitted)",
@@ -276,12 +330,13 @@ def isoflop_cmd(
         "N_opt", "D_opt", "loss", "window", "RMS"]
     for c in heads:
         t.add_column(c, justify="right", no_wrap=True)
-    rms = r.rms_residual if r.rms_residual is not None else np.full(len(r.budgets), np.nan)
+    rms = (list(r.rms_residual) if r.rms_residual is not None
+           else [math.nan] * len(r.budgets))
     for k in range(len(r.budgets)):
         row = [f"{r.budgets[k]:.3g}"] + ([f"{r.U[k]:.3g}"] if r.U is not None else [])
         row += [f"{r.n_opt[k]:.3g}", f"{r.d_opt[k]:.3g}", f"{r.loss_opt[k]:.4g}"]
         lo, hi = r.windows[k]
-        row += [f"{lo:.2g}-{hi:.2g}", "-" if not np.isfinite(rms[k]) else f"{rms[k]:.2g}"]
+        row += [f"{lo:.2g}-{hi:.2g}", "-" if not math.isfinite(rms[k]) else f"{rms[k]:.2g}"]
         t.add_row(*row)
     console.print(t)
     rule = {"auto": "sizes within 10x of the lowest-loss size",
@@ -301,37 +356,48 @@ def isoflop_cmd(
     bi = f" ({_fmt(j['b_interval'][0])} - {_fmt(j['b_interval'][1])})" if j["b_interval"] else ""
     console.print(f"N_opt ∝ C^a, a = {j['a']:.4f}{ai};  D_opt ∝ C^b, b = {j['b']:.4f}{bi}")
     for w in r.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    if json_out:
-        write_json(json_out, j)
+        warn(w)
+    emit_json(json_out, j)
 
 
 def envelope_cmd(
     data: Annotated[str, typer.Argument(help="training curves: run_id, N, C, D, loss per step")],
     column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Chinchilla Approach 1 and Kaplan's L(C): the lower envelope of training curves."""
+    start_json(json_out)
+    check_json_dest(json_out)
+    from scalinglab.fit import envelope
+    from scalinglab.observations import parse_column_overrides
+
     r = envelope(_data_arg(data), columns=parse_column_overrides(column))
     j = r.to_json()
     console.print(f"N_opt ∝ C^{j['a']:.4f}, D_opt ∝ C^{j['b']:.4f}; frontier "
                   f"L(C) = (Cc/C)^{j['kaplan_alpha_C']:.4f}, Cc = {j['kaplan_Cc']:.4g}")
-    if json_out:
-        write_json(json_out, j)
+    for w in getattr(r, "warnings", None) or []:
+        warn(w)
+    emit_json(json_out, j)
 
 
 def compare_cmd(
     data: Annotated[str, typer.Argument(help="observation table (or example:NAME)")],
     laws: Annotated[str, typer.Option(help="comma-separated law names")] = "chinchilla,kaplan-nd",
-    loss: Annotated[str, typer.Option()] = "huber",
+    loss: Annotated[str, typer.Option(help="huber | mse | huber-likelihood")] = "huber",
     x: Annotated[str | None, typer.Option(help="variable of one-variable laws")] = None,
     column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Compare laws on one data set: AIC/BIC and leave-the-largest-scale-out error."""
-    names = [s.strip() for s in laws.split(",") if s.strip()]
-    if not names:
-        raise OptionError("--laws", "give at least one law")
+    from scalinglab.laws import LAW_NAMES
+
+    start_json(json_out)
+    names = check_names(laws, LAW_NAMES, "--laws", "law")
+    check_choice(loss, LOSSES, "--loss", "objective")
+    check_json_dest(json_out)
+    from scalinglab.fit import compare
+    from scalinglab.observations import parse_column_overrides
+
     out = compare(_data_arg(data), names, loss=loss, x=x, columns=parse_column_overrides(column))
     t = Table(title="law comparison (AIC/BIC: Gaussian on log residuals)")
     for c in out.columns:
@@ -339,32 +405,36 @@ def compare_cmd(
     for _, row in out.iterrows():
         t.add_row(*[v if isinstance(v, str) else _fmt(float(v)) for v in row])
     console.print(t)
-    if json_out:
-        json_out.write_text(out.to_json(orient="records", indent=2))
+    emit_json(json_out, out.to_dict(orient="records"))
 
 
 def kaplan_cmd(
     data: Annotated[str, typer.Argument(help="runs (N or D) or learning curves (C)")],
     variable: Annotated[str, typer.Option(help="N, D or C")] = "N",
     column: Annotated[list[str] | None, typer.Option(help="STANDARD=NAME")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Kaplan et al.'s single-variable laws, fitted as the paper did (best loss per level,
     1-layer models excluded; L(C) on the envelope of the curves)."""
+    start_json(json_out)
+    check_choice(variable, ("N", "D", "C"), "--variable", "variable")
+    check_json_dest(json_out)
     from scalinglab.fit.kaplan import kaplan_fit
+    from scalinglab.observations import parse_column_overrides
 
     res = kaplan_fit(_data_arg(data), variable, columns=parse_column_overrides(column))
     print_fit(res)
-    if json_out:
-        res.save(json_out)
+    emit_json(json_out, res.to_json())
 
 
 def critical_batch_cmd(
     data: Annotated[str, typer.Argument(help="batch sweep curves: run_id, batch_size (tokens), "
                                          "step, loss")],
-    json_out: Annotated[Path | None, typer.Option("--json")] = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Critical batch size B_crit(L) = B_star / L^(1/alpha_B) from a batch-size sweep."""
+    start_json(json_out)
+    check_json_dest(json_out)
     from scalinglab.fit.kaplan import critical_batch
     from scalinglab.observations import read_table
 
@@ -376,15 +446,13 @@ def critical_batch_cmd(
         t.add_row(*[_fmt(float(v)) for v in row])
     console.print(t)
     console.print(f"B_crit(L) = {r.B_star:.4g} / L^(1/{r.alpha_B:.4f})")
-    if json_out:
-        write_json(json_out, r.to_json())
+    emit_json(json_out, r.to_json())
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fit")(fit_cmd)
-    app.command("laws")(laws_cmd)
-    app.command("isoflop")(isoflop_cmd)
-    app.command("envelope")(envelope_cmd)
-    app.command("compare")(compare_cmd)
-    app.command("kaplan")(kaplan_cmd)
-    app.command("critical-batch")(critical_batch_cmd)
+    """Add ``fit``, ``laws``, ``isoflop``, ``envelope``, ``compare``, ``kaplan`` and
+    ``critical-batch`` to the app."""
+    for name, fn in (("fit", fit_cmd), ("laws", laws_cmd), ("isoflop", isoflop_cmd),
+                     ("envelope", envelope_cmd), ("compare", compare_cmd),
+                     ("kaplan", kaplan_cmd), ("critical-batch", critical_batch_cmd)):
+        app.command(name, cls=Command)(fn)

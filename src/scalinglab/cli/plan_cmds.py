@@ -10,16 +10,24 @@ CLI's ``main`` prints as one line (exit status 2).
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
-from rich.table import Table
 
-from scalinglab.console import console
+from scalinglab.cli.options import (
+    Command,
+    ComputeOpt,
+    JsonOpt,
+    check_confidence,
+    check_json_dest,
+    emit_json,
+    parse_compute,
+    start_json,
+)
+from scalinglab.console import Table, console, warn
 from scalinglab.errors import OptionError
-from scalinglab.jsonio import write_json
 
 # ============================================================================ helpers
 
@@ -27,30 +35,12 @@ from scalinglab.jsonio import write_json
 def _fmt(v: float | int | None) -> str:
     if v is None:
         return "-"
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+    if isinstance(v, Integral) and not isinstance(v, bool):
         return f"{int(v):,}"
     f = float(v)
     if not math.isfinite(f):
         return "-"
     return f"{f:.5g}"
-
-
-def _numbers(values: list[str] | None, option: str) -> list[float]:
-    """``["1e21,1e22", "3e23"]`` -> floats (commas or repeats), each positive and finite."""
-    out: list[float] = []
-    for item in values or []:
-        for part in str(item).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                v = float(part)
-            except ValueError:
-                raise OptionError(option, f"not a number: {part!r}") from None
-            if not math.isfinite(v) or v <= 0:
-                raise OptionError(option, f"must be a positive number, got {part}")
-            out.append(v)
-    return out
 
 
 def _positive(value: float | None, option: str) -> None:
@@ -64,8 +54,10 @@ def _positive(value: float | None, option: str) -> None:
 
 def count_cmd(
     hf_config: Annotated[Path | None, typer.Option(
-        "--hf-config", help="a Hugging Face config.json (gpt2, gpt_neox, llama, mistral, qwen2, "
-        "mixtral)")] = None,
+        "--hf-config", help="a Hugging Face config.json, or a folder holding one (gpt2, "
+        "gpt_neox, llama, mistral, qwen2, qwen3, gemma, gemma2, phi3, mixtral, qwen2_moe, "
+        "qwen3_moe, deepseek_v2, deepseek_v3; others through transformers when installed)")]
+    = None,
     n_layer: Annotated[int | None, typer.Option(help="layers")] = None,
     d_model: Annotated[int | None, typer.Option(help="model width")] = None,
     n_head: Annotated[int | None, typer.Option(help="attention heads")] = None,
@@ -88,10 +80,11 @@ def count_cmd(
     = None,
     tokens: Annotated[float | None, typer.Option(
         help="training tokens: also report total training FLOPs")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the counts as JSON")]
-    = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Exact parameter counts and FLOPs per token under every convention."""
+    start_json(json_out)
+    check_json_dest(json_out)
     from scalinglab.accounting import (
         FLOP_CONVENTIONS,
         ModelShape,
@@ -99,7 +92,7 @@ def count_cmd(
         count_params,
         kaplan_approx_params,
     )
-    from scalinglab.accounting.hf_config import shape_from_hf_config
+    from scalinglab.accounting.hf_config import read_hf_config
 
     given = {k: v for k, v in {
         "n_layer": n_layer, "d_model": d_model, "n_head": n_head, "n_kv_head": n_kv_head,
@@ -111,7 +104,8 @@ def count_cmd(
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise OptionError("--hf-config", f"give either --hf-config or the shape options, "
                               f"not both (also got {flags})")
-        shape = shape_from_hf_config(hf_config)
+        hf = read_hf_config(hf_config)
+        shape, exact = hf.shape, hf.params
         source = str(hf_config)
     else:
         for req in ("n_layer", "d_model", "n_head"):
@@ -119,14 +113,15 @@ def count_cmd(
                 raise OptionError("--" + req.replace("_", "-"),
                                   "required (or give --hf-config CONFIG.json)")
         shape = ModelShape(**given)
+        hf, exact = None, None
         source = "options"
     if seq_len is not None and seq_len < 1:
         raise OptionError("--seq-len", f"must be >= 1, got {seq_len}")
     if tokens is not None and not (math.isfinite(tokens) and tokens > 0):
         raise OptionError("--tokens", f"must be a positive number, got {tokens}")
     T = shape.context if seq_len is None else seq_len
-    pc = count_params(shape)
-    flops = all_flops_per_token(shape, context=T)
+    pc = count_params(shape) if exact is None else exact
+    flops = all_flops_per_token(shape, context=T, params=exact)
 
     t = Table(title=f"parameters: {shape.describe()}", title_justify="left")
     t.add_column("count")
@@ -186,7 +181,10 @@ def count_cmd(
         if tokens is not None:
             doc["tokens"] = tokens
             doc["training_flops"] = {c: v["training"] * tokens for c, v in flops.items()}
-        write_json(json_out, doc)
+        if hf is not None:  # what the shape leaves out of an exact count, if anything
+            doc["model_type"], doc["shape_exact"] = hf.model_type, hf.exact_shape
+            doc["notes"] = list(hf.notes)
+        emit_json(json_out, doc)
 
 
 # ============================================================================ plan
@@ -277,9 +275,7 @@ def plan_cmd(
     fit_json: Annotated[Path | None, typer.Option(
         "--fit", help="a fit JSON from scalinglab fit --json (intervals from its draws)")]
     = None,
-    compute: Annotated[list[str] | None, typer.Option(
-        help="budget(s) in FLOPs (C = 6ND); several (commas or repeats) print a table")]
-    = None,
+    compute: ComputeOpt = None,
     target_loss: Annotated[float | None, typer.Option(
         help="the least compute reaching this loss")] = None,
     target_params: Annotated[float | None, typer.Option(
@@ -293,7 +289,8 @@ def plan_cmd(
     tolerance: Annotated[float, typer.Option(
         help="report the N range within this relative loss of the optimum")] = 0.01,
     level: Annotated[float | None, typer.Option(
-        help="interval level (default: the fit's, else 0.8)")] = None,
+        "--confidence", help="interval level, in (0, 1) (default: the fit's, else 0.8)")]
+    = None,
     gpu: Annotated[str | None, typer.Option(
         help="accelerator for the cost: h100, h100-pcie, h200, a100")] = None,
     peak_tflops: Annotated[float | None, typer.Option(
@@ -304,10 +301,15 @@ def plan_cmd(
     reference_compute: Annotated[float, typer.Option(
         help="reference budget of the table's 'C in units' column (Gopher 5.76e23)")]
     = 5.76e23,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the plan as JSON")]
-    = None,
+    json_out: JsonOpt = None,
 ) -> None:
-    """Compute-optimal N, D and loss for a budget (or the budget for a target loss)."""
+    """Compute-optimal N, D and loss for a budget (or the budget for a target loss).
+
+    A published parameter set implies its law: --params kaplan plans with
+    kaplan-nd, --params muennighoff with data-constrained.
+    """
+    start_json(json_out)
+    check_json_dest(json_out)
     from scalinglab.plan import (
         allocation_table,
         gpu_cost,
@@ -330,11 +332,9 @@ def plan_cmd(
             raise OptionError("--law", f"--law {law} conflicts with the fit in {fit_json}, "
                               f"which is a {pl.law.name!r} fit")
     else:
-        pl = plan_law(law or "chinchilla", params)
+        pl = plan_law(law, params)
     # ---------------------------------------------------------------- what to plan
-    budgets = _numbers(compute, "--compute")
-    if compute is not None and not budgets:
-        raise OptionError("--compute", "no budget given")
+    budgets = parse_compute(compute)
     goals = [n for n, v in (("--compute", compute), ("--target-loss", target_loss),
                             ("--target-params", target_params)) if v is not None]
     if not goals:
@@ -359,8 +359,7 @@ def plan_cmd(
         raise OptionError("--tolerance", f"must be a relative loss in (0, {MAX_TOLERANCE:g}], "
                           f"got {tolerance}")
     _positive(reference_compute, "--reference-compute")
-    if level is not None and not 0 < level < 1:
-        raise OptionError("--level", f"interval level must be between 0 and 1, got {level}")
+    check_confidence(level)
     if not 0 < mfu <= 1:
         raise OptionError("--mfu", f"MFU must be in (0, 1], got {mfu}")
     if inference_tokens is not None and unique_tokens is not None:
@@ -400,8 +399,7 @@ def plan_cmd(
                                             "non-embedding, C_min = C/2",
                    "kaplan_D": "C / (6 Kaplan N)",
                }}
-        if json_out:
-            write_json(json_out, doc)
+        emit_json(json_out, doc)
         return
     # ---------------------------------------------------------------- inference-aware
     if inference_tokens is not None:
@@ -443,9 +441,8 @@ def plan_cmd(
             doc["cost"] = cost_of(p.compute)
             _print_cost(doc["cost"])
     for w in doc.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    if json_out:
-        write_json(json_out, doc)
+        warn(w)
+    emit_json(json_out, doc)
 
 
 # ============================================================================ shape
@@ -469,10 +466,15 @@ def shape_cmd(
     aspect_min: Annotated[float, typer.Option(help="least d_model / n_layer")] = 32.0,
     aspect_max: Annotated[float, typer.Option(help="largest d_model / n_layer")] = 128.0,
     top: Annotated[int, typer.Option(help="how many shapes to list")] = 10,
-    json_out: Annotated[Path | None, typer.Option("--json", help="write the shapes as JSON")]
-    = None,
+    json_out: JsonOpt = None,
 ) -> None:
     """Buildable shapes (d_model a multiple of 64, heads dividing it) closest to a target N."""
+    start_json(json_out)
+    _positive(aspect_min, "--aspect-min")
+    if not (math.isfinite(aspect_max) and aspect_max >= aspect_min):
+        raise OptionError("--aspect-max", f"must be a finite number >= --aspect-min "
+                          f"({aspect_min:g}), got {aspect_max}")
+    check_json_dest(json_out)
     from scalinglab.accounting import ModelShape
     from scalinglab.accounting.shapes_search import search_shapes
 
@@ -492,7 +494,7 @@ def shape_cmd(
                   _fmt(c.params.nonembedding), f"{c.rel_error:+.2%}")
     console.print(t)
     if json_out:
-        write_json(json_out, {
+        emit_json(json_out, {
             "target": target, "count": count, "template": tmpl.to_dict(),
             "shapes": [c.to_dict() for c in found],
             "conventions": {"params_total": "every parameter", "params_nonembedding":
@@ -503,6 +505,6 @@ def shape_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add ``count``, ``plan`` and ``shape`` to the app."""
-    app.command("count")(count_cmd)
-    app.command("plan")(plan_cmd)
-    app.command("shape")(shape_cmd)
+    app.command("count", cls=Command)(count_cmd)
+    app.command("plan", cls=Command)(plan_cmd)
+    app.command("shape", cls=Command)(shape_cmd)

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, ParameterError
 
 #: The built-in corpus used by ``--data builtin``.
 DEFAULT_CORPUS = "kjv"
@@ -182,7 +182,7 @@ def _import_pyarrow_parquet():  # type: ignore[no-untyped-def]
     try:
         import pyarrow.parquet as pq
     except ImportError:
-        raise OptionError("--data", "reading Parquet needs pyarrow: "
+        raise ParameterError("data", "reading Parquet needs pyarrow: "
                           "pip install 'scalinglab[parquet]'") from None
     return pq
 
@@ -240,7 +240,7 @@ def resolve_corpus(spec: str | Path, *, text_field: str = "text") -> Corpus:
     name = str(spec)
     key = name.lower()
     if key.startswith("synthetic:"):
-        raise OptionError("--data", f"{name} is a synthetic token source, not a text corpus "
+        raise ParameterError("data", f"{name} is a synthetic token source, not a text corpus "
                           "(only the trainer reads it)")
     if key == "builtin":
         key = DEFAULT_CORPUS

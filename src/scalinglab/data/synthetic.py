@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 PREFIX = "synthetic:"
 SEP = 0
@@ -87,12 +87,12 @@ class QuantaSource:
 
     def __post_init__(self) -> None:
         if not 3 <= self.vocab <= 256:
-            raise OptionError("--data", f"{self.name}: vocab must be 3..256, got {self.vocab}")
+            raise ParameterError("data", f"{self.name}: vocab must be 3..256, got {self.vocab}")
         if self.n_quanta > (self.vocab - 1) ** self.key_len:
-            raise OptionError("--data", f"{self.name}: {self.n_quanta} quanta do not fit in "
+            raise ParameterError("data", f"{self.name}: {self.n_quanta} quanta do not fit in "
                               f"{self.key_len} key tokens of {self.vocab - 1} symbols")
         if not (self.zipf > 1.0 and 0.0 <= self.noise <= 1.0 and self.cont_len >= 1):
-            raise OptionError("--data", f"{self.name}: needs zipf > 1, 0 <= noise <= 1, "
+            raise ParameterError("data", f"{self.name}: needs zipf > 1, 0 <= noise <= 1, "
                               "cont_len >= 1")
 
     # ------------------------------------------------------------------ structure
@@ -433,7 +433,7 @@ def get_source(spec: str) -> QuantaSource:
     name = spec[len(PREFIX):].strip().lower() if is_synthetic(spec) else spec.lower()
     name = name or DEFAULT_SOURCE
     if name not in SOURCES:
-        raise OptionError("--data", f"unknown synthetic source {name!r}; choose from "
+        raise ParameterError("data", f"unknown synthetic source {name!r}; choose from "
                           f"{', '.join(PREFIX + k for k in SOURCES)}")
     return QuantaSource(name=name, **SOURCES[name])
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from scalinglab.data.cache import cache_dir, digest, publish
 from scalinglab.data.corpus import Corpus
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 #: Bytes per piece handed to the BPE encoder in one batch element.
 PIECE_BYTES = 1 << 16
@@ -107,10 +107,10 @@ def parse_tokenizer_spec(spec: str) -> tuple[str, int]:
         except ValueError:
             vocab = -1
         if vocab < 257 or vocab > 1 << 20:
-            raise OptionError("--tokenizer", f"BPE vocabulary must be an integer from 257 to "
+            raise ParameterError("tokenizer", f"BPE vocabulary must be an integer from 257 to "
                               f"{1 << 20}, got {spec[4:]!r}")
         return "bpe", vocab
-    raise OptionError("--tokenizer", f"unknown tokenizer {spec!r}; use bytes or bpe:<vocab> "
+    raise ParameterError("tokenizer", f"unknown tokenizer {spec!r}; use bytes or bpe:<vocab> "
                       "(e.g. bpe:4096)")
 
 
@@ -149,5 +149,5 @@ def get_tokenizer(spec: str, corpus: Corpus | None = None) -> Tokenizer:
     if kind == "bytes":
         return ByteTokenizer()
     if corpus is None:
-        raise OptionError("--tokenizer", "a BPE tokenizer needs a training corpus")
+        raise ParameterError("tokenizer", "a BPE tokenizer needs a training corpus")
     return train_bpe(corpus, vocab)

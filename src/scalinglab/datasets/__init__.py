@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError, unknown
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,7 @@ def path(name: str) -> Path:
 
 def _info(name: str) -> DatasetInfo:
     if name not in DATASETS:
-        raise OptionError("dataset", f"unknown data set {name!r}; choose one of "
-                          f"{', '.join(DATASETS)}")
+        raise ParameterError("name", unknown("data set", name, DATASETS))
     return DATASETS[name]
 
 

@@ -9,6 +9,7 @@ and the function share the name; making the module callable keeps ``scalinglab.f
 working however the package was imported, so ``scalinglab`` can load it lazily.)
 """
 
+import inspect
 import sys
 import types
 from typing import Any
@@ -25,5 +26,9 @@ class _CallableModule(types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> FitResult:
         return fit(*args, **kwargs)
 
+    __call__.__doc__ = fit.__doc__
+
 
 sys.modules[__name__].__class__ = _CallableModule
+# inspect.signature(scalinglab.fit) is fit's own, not (*args, **kwargs)
+sys.modules[__name__].__signature__ = inspect.signature(fit)  # type: ignore[attr-defined]

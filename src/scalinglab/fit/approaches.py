@@ -61,10 +61,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.interpolate import Akima1DInterpolator
 
-from scalinglab.errors import FitError, OptionError
+from scalinglab.errors import FitError, ParameterError
 from scalinglab.laws import takes_x
 from scalinglab.observations import load_observations, repetition_warning, validate
 
@@ -81,10 +79,22 @@ class PowerLawFit:
         return self.coefficient * np.asarray(x, float) ** self.exponent
 
 
-def fit_power(x: np.ndarray, y: np.ndarray) -> PowerLawFit:
-    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
+def fit_power(x: np.ndarray, y: np.ndarray, confidence: float | None = None) -> PowerLawFit:
+    """``y = k x^exponent`` by least squares in log-log; with ``confidence``, the exponent's
+    Student-t interval (n - 2 degrees of freedom; none with fewer than 3 points)."""
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    slope, intercept = np.polyfit(lx, ly, 1)
+    iv = None
+    if confidence is not None and len(lx) >= 3 and np.ptp(lx) > 0:
+        from scipy.stats import t as student_t
+
+        resid = ly - (slope * lx + intercept)
+        dof = len(lx) - 2
+        se = math.sqrt(float(resid @ resid) / dof / float(((lx - lx.mean()) ** 2).sum()))
+        half = float(student_t.ppf(0.5 + confidence / 2, dof)) * se
+        iv = (float(slope - half), float(slope + half))
     with np.errstate(over="ignore"):
-        return PowerLawFit(float(slope), float(np.exp(intercept)))
+        return PowerLawFit(float(slope), float(np.exp(intercept)), iv)
 
 
 #: ``window="auto"``: the sizes within this factor of the lowest-loss size (module docstring)
@@ -253,6 +263,8 @@ def _minimum(b: _Budget, window: WindowRule, method: str, min_points: int) -> _M
     span = (float(xs[lo]), float(xs[hi]))
     fallback = False
     if method == "akima":
+        from scipy.interpolate import Akima1DInterpolator  # here: fit() needs no interpolate
+
         grid = np.linspace(xs[i - 1], xs[i + 1], _AKIMA_GRID)
         vals = Akima1DInterpolator(xs, ms)(grid)
         k = int(np.argmin(vals))
@@ -284,6 +296,8 @@ def _lack_of_fit(budgets: list[_Budget], minima: list[_Minimum], window: WindowR
     the estimate) (chi-square / dof for a given noise); the noise is floored at
     ``LACK_OF_FIT_FLOOR`` times the budget's lowest loss.
     """
+    from scipy import stats  # here: importing the fit package costs no scipy.stats
+
     rms = np.array([math.sqrt(m.rss / m.dof) if m.dof > 0 else math.nan for m in minima])
     if noise is None:
         ref = minima
@@ -328,12 +342,12 @@ def isoflop(data: pd.DataFrame | str, *, budget_tolerance: float = 0.1, min_poin
         window = int(window)
     if not (window in ("auto", "all") or (isinstance(window, int)
                                           and not isinstance(window, bool) and window >= 1)):
-        raise OptionError("--window", f"auto, all or a number of sizes on each side of the "
+        raise ParameterError("window", f"auto, all or a number of sizes on each side of the "
                           f"lowest (>= 1); got {window!r}")
     if method not in ("parabola", "akima"):
-        raise OptionError("--method", f"parabola or akima; got {method!r}")
+        raise ParameterError("method", f"parabola or akima; got {method!r}")
     if noise is not None and not (np.isfinite(noise) and noise > 0):
-        raise OptionError("--noise", f"must be > 0 (nats), got {noise}")
+        raise ParameterError("noise", f"must be > 0 (nats), got {noise}")
     df = load_observations(data, columns)
     df = validate(df, ["N", "C", "loss"])
     groups = _budgets(df, budget_tolerance)
@@ -423,10 +437,10 @@ def envelope(curves: pd.DataFrame | str, *, n_points: int = 200,
              columns: dict[str, str] | None = None) -> EnvelopeResult:
     """Approach 1: the lower envelope of loss over training curves (rows: run_id, N, C, loss
     at successive steps; D per row = tokens seen so far, or C/(6N))."""
-    df = load_observations(curves, columns)
+    df = load_observations(curves, columns, curves=True)
     df = validate(df, ["N", "C", "loss", "D"], positive=["N", "C", "loss", "D"])
     if "run_id" not in df.columns:
-        raise OptionError("curves", "Approach 1 needs a run_id column (one curve per run)")
+        raise ParameterError("curves", "Approach 1 needs a run_id column (one curve per run)")
     runs = []
     for rid, g in df.groupby("run_id", sort=True):
         g = g.sort_values("C")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab import __version__
-from scalinglab.errors import FitError, InputError, OptionError
+from scalinglab.errors import FitError, InputError, ParameterError, argument_error, unknown
 from scalinglab.fit import diagnostics
 from scalinglab.fit.objectives import OBJECTIVES
 from scalinglab.fit.optimize import full_internal, hold, multistart
@@ -63,7 +63,7 @@ def check_fixed(law: Law, fixed: Mapping[str, float] | None,
     takes = f"law {law.name!r} takes {', '.join(law.param_names)}"
     unknown = [str(k) for k in fixed if k not in law.param_names]
     if unknown:
-        raise OptionError(option, f"law {law.name!r} has no parameter(s) "
+        raise argument_error(option, f"law {law.name!r} has no parameter(s) "
                           f"{', '.join(unknown)}; it takes {', '.join(law.param_names)}")
     out: dict[str, float] = {}
     for p in law.params:
@@ -72,18 +72,18 @@ def check_fixed(law: Law, fixed: Mapping[str, float] | None,
         try:
             v = float(fixed[p.name])
         except (TypeError, ValueError):
-            raise OptionError(option, f"value of {p.name} is not a number: "
+            raise argument_error(option, f"value of {p.name} is not a number: "
                               f"{fixed[p.name]!r}; {takes}") from None
         if not math.isfinite(v):
-            raise OptionError(option, f"{p.name} must be a finite number, got {v}; {takes}")
+            raise argument_error(option, f"{p.name} must be a finite number, got {v}; {takes}")
         positive = p.log and p.lower <= 0
         if v < p.lower or v > p.upper or (positive and v <= 0):
             rng = f"{'(' if positive else '['}{p.lower:g}, {p.upper:g}]".replace("inf]", "inf)")
-            raise OptionError(option, f"{p.name} = {v:g} is outside its allowed range {rng}; "
+            raise argument_error(option, f"{p.name} = {v:g} is outside its allowed range {rng}; "
                               f"{takes}")
         out[p.name] = v
     if len(out) == law.n_params:
-        raise OptionError(option, f"would hold every parameter of law {law.name!r} "
+        raise argument_error(option, f"would hold every parameter of law {law.name!r} "
                           f"({', '.join(law.param_names)}); leave at least one to fit")
     return out
 
@@ -191,10 +191,10 @@ def _units(df: pd.DataFrame, by: str) -> tuple[np.ndarray | None, str]:
         return None, "points"
     if by in ("run_id", "group"):
         if by not in df.columns:
-            raise OptionError("--bootstrap-by", f"the table has no {by!r} column")
+            raise ParameterError("bootstrap_by", f"the table has no {by!r} column")
         return df[by].astype(str).to_numpy(), by
     if by != "auto":
-        raise OptionError("--bootstrap-by", f"expected auto, points, run_id or group, got {by!r}")
+        raise ParameterError("bootstrap_by", f"expected auto, points, run_id or group, got {by!r}")
     # auto: whole runs when a run contributes several rows (checkpoints, seeds); otherwise
     # single points. Groups (a corpus, a FLOP budget) are resampled only when asked for:
     # with a handful of groups, resampling them gives degenerate intervals.
@@ -324,21 +324,20 @@ def fit(
     """
     t0 = time.perf_counter()
     if loss not in OBJECTIVES:
-        raise OptionError("--loss", f"unknown objective {loss!r}; choose one of "
-                          f"{', '.join(OBJECTIVES)}")
+        raise ParameterError("loss", unknown("objective", loss, OBJECTIVES))
     if not (delta > 0):
-        raise OptionError("--delta", f"must be > 0, got {delta}")
+        raise ParameterError("delta", f"must be > 0, got {delta}")
     if bootstrap < 0:
-        raise OptionError("--bootstrap", f"must be >= 0, got {bootstrap}")
+        raise ParameterError("bootstrap", f"must be >= 0, got {bootstrap}")
     if not (0 < confidence < 1):
-        raise OptionError("--confidence", f"must be between 0 and 1, got {confidence}")
+        raise ParameterError("confidence", f"must be between 0 and 1, got {confidence}")
     law_options = {"x": x, "breaks": breaks}
     lawobj = get_law(law, x=x, breaks=breaks)
     held = check_fixed(lawobj, fixed)
     profiled = profile_names(lawobj, profile, held)
     fitlaw = hold(lawobj, held)  # the law in the free parameters (lawobj when none is held)
     # warnings name the input's own rows: number them (1-based) before any row is dropped
-    df = load_observations(data, columns).reset_index(drop=True)
+    df = load_observations(data, columns, curves="S" in lawobj.variables).reset_index(drop=True)
     src = str(df.attrs.get("source", "<data>"))
     if y not in df.columns:
         raise InputError(f"missing column {y!r} (the value to fit); the table has "
@@ -352,11 +351,11 @@ def fit(
     test = None
     if holdout_above is not None:
         if not holdout_above > 0:
-            raise OptionError("--holdout-above", f"must be > 0, got {holdout_above}")
+            raise ParameterError("holdout_above", f"must be > 0, got {holdout_above}")
         test = df[df["C"] > holdout_above]
         df = df[df["C"] <= holdout_above]
         if len(test) == 0:
-            raise OptionError("--holdout-above", f"no point has C > {holdout_above:g} "
+            raise ParameterError("holdout_above", f"no point has C > {holdout_above:g} "
                               f"(largest C is {df['C'].max():g})")
     if len(df) < fitlaw.n_params:
         held_note = f"; {', '.join(held)} held" if held else ""

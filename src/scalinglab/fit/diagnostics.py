@@ -47,13 +47,13 @@ The rules (residuals are ``log(fit) - log(observed)``; ``n`` points, ``p`` param
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
-from scipy.stats import t as student_t
+from scipy.special import stdtr, stdtrit
 
 from scalinglab.fit.approaches import budget_groups
 from scalinglab.fit.optimize import OptimumInfo
@@ -112,7 +112,41 @@ def outlier_threshold(n: int, n_params: int) -> float:
     dof = n - n_params
     if dof < OUTLIER_MIN_DOF:
         return float("nan")
-    return max(OUTLIER_Z, float(student_t.ppf(1.0 - OUTLIER_ALPHA / (2 * n), dof)))
+    # stdtrit is Student's t quantile (scipy.stats.t.ppf), without importing scipy.stats
+    return max(OUTLIER_Z, float(stdtrit(dof, 1.0 - OUTLIER_ALPHA / (2 * n))))
+
+
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given their average rank (``scipy.stats.rankdata``)."""
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    first = np.r_[True, s[1:] != s[:-1]]
+    ends = np.r_[np.flatnonzero(first), a.size]
+    average = (ends[:-1] + ends[1:] + 1) / 2.0
+    ranks = np.empty(a.size)
+    ranks[order] = average[np.cumsum(first) - 1]
+    return ranks
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Spearman's rho and its two-sided p-value from the t distribution with ``n - 2``
+    degrees of freedom -- what ``scipy.stats.spearmanr`` returns for two finite 1-D samples,
+    computed here so that a fit does not import scipy.stats (half a second of start-up)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = x.size
+    if n < 3 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        return float("nan"), float("nan")
+    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    den = math.sqrt(float(np.sum(rx * rx)) * float(np.sum(ry * ry)))
+    if den == 0:
+        return float("nan"), float("nan")
+    rho = max(-1.0, min(1.0, float(np.sum(rx * ry)) / den))
+    dof = n - 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = rho * math.sqrt(max(dof / ((rho + 1.0) * (1.0 - rho)), 0.0)) if abs(rho) < 1 \
+            else math.copysign(math.inf, rho)
+    return rho, float(2.0 * stdtr(dof, -abs(t)))
 
 
 def members(labels: np.ndarray) -> list[tuple[object, np.ndarray]]:
@@ -264,7 +298,7 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rho, pval = spearmanr(np.log(X[i]) if np.all(X[i] > 0) else X[i], residuals)
+                rho, pval = spearman(np.log(X[i]) if np.all(X[i] > 0) else X[i], residuals)
             if np.isfinite(rho) and abs(rho) > 0.5 and pval < 1e-3:
                 out.append(f"lack of fit: residuals trend with {v} (Spearman rho {rho:+.2f}, "
                            f"p {pval:.1g}); the law's shape does not match the data")

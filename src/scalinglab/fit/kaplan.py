@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import FitError, InputError, OptionError
+from scalinglab.errors import FitError, InputError, ParameterError
 from scalinglab.fit.approaches import envelope, fit_power
 from scalinglab.fit.core import fit
 from scalinglab.fit.result import FitResult
@@ -42,9 +42,9 @@ def kaplan_fit(data: pd.DataFrame | str, variable: str, *, y: str = "loss",
     """Kaplan's single-variable law for ``variable`` in N, D (best loss per level) or C
     (the envelope of learning curves: rows with run_id and C per step)."""
     if variable not in ("N", "D", "C"):
-        raise OptionError("--variable", f"Kaplan's single-variable laws are in N, D or C, "
+        raise ParameterError("variable", f"Kaplan's single-variable laws are in N, D or C, "
                           f"not {variable!r}")
-    df = _drop_one_layer(load_observations(data, columns))
+    df = _drop_one_layer(load_observations(data, columns, curves=variable == "C"))
     if variable == "C":
         env = envelope(df)
         frontier = pd.DataFrame({"C": env.compute, "loss": env.loss})

@@ -91,11 +91,9 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.special import ndtr
-from scipy.stats import chi2
-from scipy.stats import f as f_dist
+from scipy.special import chdtri, fdtri, ndtr
 
-from scalinglab.errors import FitError, OptionError
+from scalinglab.errors import FitError, argument_error
 from scalinglab.fit.objectives import likelihood_nll, summed
 from scalinglab.fit.optimize import hold, refine
 from scalinglab.laws.base import Law
@@ -145,22 +143,22 @@ def resolve_names(law: Law, profile: bool | str | Sequence[str] | None,
     try:
         items = [profile] if isinstance(profile, str) else list(profile)
     except TypeError:
-        raise OptionError(option, f"expected True, a parameter name or names, got "
+        raise argument_error(option, f"expected True, a parameter name or names, got "
                           f"{profile!r}") from None
     names: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise OptionError(option, f"expected parameter names, got {item!r}")
+            raise argument_error(option, f"expected parameter names, got {item!r}")
         names += [s.strip() for s in item.split(",") if s.strip()]
     if "all" in names:
         return free
     takes = f"law {law.name!r} has free parameters {', '.join(free)}"
     unknown = [n for n in names if n not in law.param_names]
     if unknown:
-        raise OptionError(option, f"no parameter(s) {', '.join(unknown)} to profile; {takes}")
+        raise argument_error(option, f"no parameter(s) {', '.join(unknown)} to profile; {takes}")
     fixed = [n for n in names if n in held]
     if fixed:
-        raise OptionError(option, f"{', '.join(fixed)} held (fixed=), so not profiled; {takes}")
+        raise argument_error(option, f"{', '.join(fixed)} held (fixed=), so not profiled; {takes}")
     return [n for n in law.param_names if n in names]
 
 
@@ -205,9 +203,9 @@ def threshold(confidence: float, kind: str, n: int, n_free: int) -> tuple[float,
     """The statistic's critical value at ``confidence`` and its name (see the module
     docstring): ``F(1, n - p)`` for ``mse``/``huber``, chi-square(1) for ``huber-likelihood``."""
     if kind == "huber-likelihood":
-        return float(chi2.ppf(confidence, 1)), "chi-square(1)"
+        return float(chdtri(1, 1.0 - confidence)), "chi-square(1)"  # chi2.ppf(confidence, 1)
     dof = n - n_free
-    return float(f_dist.ppf(confidence, 1, dof)), f"F(1, {dof})"
+    return float(fdtri(1, dof, confidence)), f"F(1, {dof})"  # f.ppf(confidence, 1, dof)
 
 
 @dataclass

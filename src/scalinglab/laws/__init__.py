@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError, unknown
 from scalinglab.laws.base import Law, Param, numeric_jacobian
 from scalinglab.laws.chinchilla import Chinchilla, DataConstrained, chinchilla_allocation
 from scalinglab.laws.curves import BrokenPowerLaw, Sigmoid
@@ -40,17 +40,17 @@ def get_law(name: str | Law, *, x: str | None = None, breaks: int | None = None)
     if isinstance(name, Law):
         return name
     if name not in _REGISTRY:
-        raise OptionError("--law", f"unknown law {name!r}; choose one of {', '.join(LAW_NAMES)}")
+        raise ParameterError("law", unknown("law", name, LAW_NAMES))
     factory, single = _REGISTRY[name]
     kwargs: dict[str, object] = {}
     if x is not None:
         if not single:
-            raise OptionError("--x", f"law {name!r} has fixed variables; --x is for "
-                              "one-variable laws (power, saturating-power, bnsl, sigmoid)")
+            raise ParameterError("x", f"law {name!r} has fixed variables; x is for "
+                                 "one-variable laws (power, saturating-power, bnsl, sigmoid)")
         kwargs["x"] = x
     if breaks is not None:
         if name != "bnsl":
-            raise OptionError("--breaks", f"only the bnsl law takes --breaks, not {name!r}")
+            raise ParameterError("breaks", f"only the bnsl law takes breaks, not {name!r}")
         kwargs["breaks"] = breaks
     return factory(**kwargs)
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 ArrayLike = np.ndarray | Sequence[float] | float
 
@@ -132,23 +132,23 @@ class Law:
         if isinstance(params, Mapping):
             missing = [n for n in self.param_names if n not in params]
             if missing:
-                raise OptionError(
-                    "--params",
+                raise ParameterError(
+                    "params",
                     f"law {self.name!r} needs parameter(s) {', '.join(missing)}; "
                     f"it takes {', '.join(self.param_names)}",
                 )
             extra = [k for k in params if k not in self.param_names]
             if extra:
-                raise OptionError(
-                    "--params",
+                raise ParameterError(
+                    "params",
                     f"law {self.name!r} has no parameter(s) {', '.join(extra)}; "
                     f"it takes {', '.join(self.param_names)}",
                 )
             return [float(params[n]) for n in self.param_names]
         vals = [float(v) for v in params]
         if len(vals) != self.n_params:
-            raise OptionError(
-                "--params", f"law {self.name!r} takes {self.n_params} parameters, got {len(vals)}"
+            raise ParameterError(
+                "params", f"law {self.name!r} takes {self.n_params} parameters, got {len(vals)}"
             )
         return vals
 
@@ -159,7 +159,7 @@ class Law:
         shape to give predictions back in."""
         missing = [v for v in self.variables if v not in variables]
         if missing:
-            raise OptionError(
+            raise ParameterError(
                 "variables", f"law {self.name!r} needs {', '.join(missing)} to predict"
             )
         arrays = np.broadcast_arrays(*[np.asarray(variables[v], float) for v in self.variables])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 from scalinglab.laws.base import Law, Param
 from scalinglab.laws.kaplan import SCALE_VARIABLES, _check_x
 
@@ -39,7 +39,7 @@ class BrokenPowerLaw(Law):
     def __post_init__(self) -> None:
         x = _check_x("bnsl", self.x)
         if not isinstance(self.breaks, int) or self.breaks < 0 or self.breaks > 4:
-            raise OptionError("--breaks", f"must be an integer from 0 to 4, got {self.breaks!r}")
+            raise ParameterError("breaks", f"must be an integer from 0 to 4, got {self.breaks!r}")
         self.name = "bnsl"
         terms = "".join(f" (1 + ({x}/d{i})^(1/f{i}))^(-c{i} f{i})"
                         for i in range(1, self.breaks + 1))

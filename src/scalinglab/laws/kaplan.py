@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 from scalinglab.laws.base import Law, Param, logsumexp_terms
 
 _EXP_GRID = (0.03, 0.07, 0.15, 0.3, 0.6, 1.2)
@@ -95,7 +95,7 @@ class KaplanNS(Law):
 
 def _check_x(law: str, x: str) -> str:
     if not x or not isinstance(x, str):
-        raise OptionError("--x", f"law {law!r} needs the variable to use (one of N, D, C)")
+        raise ParameterError("x", f"law {law!r} needs the variable to use (one of N, D, C)")
     return x
 
 
