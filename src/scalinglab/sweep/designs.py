@@ -18,6 +18,7 @@ from scalinglab.errors import InputError
 from scalinglab.store import PlannedRun, run_id_for
 from scalinglab.sweep.shapes import n_params, search_shape
 from scalinglab.sweep.spec import (
+    MAX_TOKENS,
     BatchDesign,
     GridDesign,
     IsoFlopDesign,
@@ -47,6 +48,7 @@ class _Point:
     tokens: float
     batch_size: int
     labels: dict[str, Any]
+    config: dict[str, Any] = field(default_factory=dict)  # per-point trainer options
 
 
 #: trainer options that change how fast or where a run computes, not what it computes (the
@@ -186,9 +188,14 @@ def _kaplan_d(d: KaplanDDesign, s: _Sizer, notes: list[str]) -> Iterator[_Point]
 
 def _batch(d: BatchDesign, s: _Sizer, notes: list[str]) -> Iterator[_Point]:
     shape, labels = _one_model(d, s)
+    context = s.spec.context
     for batch in d.batch_sizes:
         for tokens in d.tokens:
-            yield _Point(shape, tokens, batch, {**labels, "group": f"D={tokens:.3g}"})
+            extra = {}
+            if d.evals is not None:  # the same number of evaluations at every batch size
+                steps = max(1, -(-round(tokens) // (batch * context)))
+                extra["eval_every"] = max(1, steps // d.evals)
+            yield _Point(shape, tokens, batch, {**labels, "group": f"D={tokens:.3g}"}, extra)
 
 
 def _shape(d: ShapeDesign, s: _Sizer, notes: list[str]) -> Iterator[_Point]:
@@ -248,11 +255,15 @@ def expand(spec: StudySpec) -> Expansion:
     runs: list[PlannedRun] = []
     seen: set[str] = set()
     for point in _DESIGNS[type(spec.design)](spec.design, sizer, notes):
+        if not math.isfinite(point.tokens) or point.tokens > MAX_TOKENS:
+            raise InputError(f"key design: a run of {point.shape} would train on "
+                             f"{point.tokens:.3g} tokens, more than {MAX_TOKENS:.0e} (a budget "
+                             "or tokens_per_param too large for its model)")
         tokens = round(point.tokens)
         n_planned = sizer.count(point.shape)
         for seed in spec.seeds:
-            cfg = {**base, **point.shape, "batch_size": point.batch_size, "tokens": tokens,
-                   "seed": seed}
+            cfg = {**base, **point.shape, **point.config, "batch_size": point.batch_size,
+                   "tokens": tokens, "seed": seed}
             tune_key = run_id_for({**cfg, "lr": None}) if spec.lr_sweep else None
             for lr, lr_labels in _lrs(spec, cfg):
                 config = {**cfg, "lr": lr}

@@ -15,7 +15,9 @@ as an :class:`~scalinglab.errors.InputError` that names the file and the key
       tokens: [3.0e5, 6.0e5] # grid: every model x every token count
 
 The designs are documented on their classes; :mod:`scalinglab.sweep.designs` expands them into
-run configs.
+run configs. Numbers are checked at the boundary: sizes, budgets and rates are finite and > 0,
+token counts at most :data:`MAX_TOKENS`; :func:`check_data` refuses a ``data`` path that does
+not exist.
 """
 
 from __future__ import annotations
@@ -29,13 +31,23 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
-    PositiveFloat,
     PositiveInt,
     ValidationError,
     model_validator,
 )
 
 from scalinglab.errors import InputError
+
+#: the most tokens one run may train on (as ``scalinglab train --tokens``); the designs check
+#: the token counts they derive (IsoFLOP budgets, tokens per parameter) against it too
+MAX_TOKENS = 1e15
+
+#: a finite number > 0 (pydantic's own PositiveFloat lets ``.inf`` through)
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: a token count: finite, > 0 and at most :data:`MAX_TOKENS`
+Tokens = Annotated[float, Field(gt=0, le=MAX_TOKENS, allow_inf_nan=False)]
+#: a seed torch accepts
+Seed = Annotated[int, Field(ge=-(2**63), lt=2**64)]
 
 
 class _Strict(BaseModel):
@@ -103,7 +115,7 @@ class GridDesign(_Sizes):
     """Every model trained on every token count (an N x D grid)."""
 
     kind: Literal["grid"]
-    tokens: list[PositiveFloat] = Field(min_length=1)
+    tokens: list[Tokens] = Field(min_length=1)
 
 
 class IsoFlopDesign(_Strict):
@@ -142,7 +154,7 @@ class KaplanNDesign(_Sizes):
     """Kaplan's L(N): several model sizes, all trained to one fixed, large token count."""
 
     kind: Literal["kaplan-n"]
-    tokens: PositiveFloat
+    tokens: Tokens
 
 
 class _OneModel(_Strict):
@@ -163,16 +175,20 @@ class KaplanDDesign(_OneModel):
     run is its best validation loss along the curve rather than the last."""
 
     kind: Literal["kaplan-d"]
-    tokens: list[PositiveFloat] = Field(min_length=1)
+    tokens: list[Tokens] = Field(min_length=1)
     early_stopping: bool = True
 
 
 class BatchDesign(_OneModel):
-    """A batch-size sweep (critical batch size): one model, every batch size x token count."""
+    """A batch-size sweep (critical batch size): one model, every batch size x token count.
+    ``evals``: evaluations per run (each run's ``eval_every`` from its own steps, so that large
+    batches, with few steps, get as many points on their curves as small ones); unset, the
+    study's ``eval_every``."""
 
     kind: Literal["batch"]
     batch_sizes: list[PositiveInt] = Field(min_length=1)
-    tokens: list[PositiveFloat] = Field(min_length=1)
+    tokens: list[Tokens] = Field(min_length=1)
+    evals: PositiveInt | None = None
 
 
 class ShapeDesign(_Strict):
@@ -183,7 +199,7 @@ class ShapeDesign(_Strict):
     kind: Literal["shape"]
     params: list[PositiveFloat] = Field(min_length=1)
     n_layers: list[PositiveInt] = Field(min_length=1)
-    tokens: PositiveFloat | None = None
+    tokens: Tokens | None = None
     tokens_per_param: PositiveFloat | None = None
 
     @model_validator(mode="after")
@@ -241,7 +257,7 @@ class StudySpec(_Strict):
     batch_size: PositiveInt
     schedule: Literal["cosine", "wsd", "constant"] = "cosine"
     lr: PositiveFloat | None = None
-    seeds: list[int] = Field(default=[0], min_length=1)
+    seeds: list[Seed] = Field(default=[0], min_length=1)
     device: Literal["cpu", "cuda"] = "cpu"
     eval_every: PositiveInt | None = None
     checkpoint_every: PositiveInt | None = None
@@ -315,6 +331,49 @@ def parse_spec(data: Any, source: str = "<spec>") -> StudySpec:
         raise InputError(format_validation_error(exc), source=source) from None
 
 
+#: how deeply ``[ ]`` and ``{ }`` may nest in a spec file (a real spec needs 3 or 4; PyYAML
+#: recurses, and takes seconds on thousands of levels before it gives up)
+MAX_NESTING = 64
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of YAML flow brackets in ``text`` (quoted strings and comments
+    skipped; a cheap bound checked before the YAML parser runs)."""
+    depth = deepest = 0
+    quote = ""
+    comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def check_data(spec: StudySpec, source: str) -> None:
+    """Refuse a spec whose ``data`` names no corpus (a missing file or folder), before any run
+    starts (otherwise every run would fail, and be retried)."""
+    from scalinglab.data.corpus import resolve_corpus
+    from scalinglab.data.synthetic import is_synthetic
+    from scalinglab.errors import ScalingLabError
+
+    if is_synthetic(spec.data):
+        return
+    try:
+        resolve_corpus(spec.data)
+    except ScalingLabError as exc:
+        raise InputError(f"key data: {exc}", source=source) from None
+
+
 def load_spec(path: str | Path) -> StudySpec:
     """Read and validate a YAML study spec; a relative ``data`` path that exists beside the spec
     is taken relative to the spec's folder."""
@@ -324,7 +383,13 @@ def load_spec(path: str | Path) -> StudySpec:
         raise InputError("no such study spec" if not p.exists() else "is not a file",
                          source=src)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        if _flow_depth(text) > MAX_NESTING:
+            raise InputError(f"not a study spec: brackets nested more than {MAX_NESTING} "
+                             "deep", source=src)
+        data = yaml.safe_load(text)
+    except RecursionError:
+        raise InputError("not a study spec: nested too deeply to read", source=src) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

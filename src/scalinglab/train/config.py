@@ -68,6 +68,10 @@ class TrainConfig(BaseModel):
                                  description="'auto': shakespeare for the built-in corpus, "
                                  "none for user data; None or 'none': skip")
     val_fraction: float = Field(default=0.05, gt=0.0, lt=0.5)
+    data_tokens: int | None = Field(
+        default=None, ge=2, description="unique training tokens: the training split is cut to "
+        "its first data_tokens tokens and repeated as needed (Kaplan's L(D) and L(N, D) "
+        "studies); None: the whole split")
     seed: int = 0
     # evaluation and records
     eval_every: int | None = Field(default=None, ge=1, description="None: 10 evaluations")

@@ -7,7 +7,10 @@ step 0, then ``steps`` AdamW steps with the schedule, evaluating every ``eval_ev
 finally measuring the training loss, the per-position and out-of-distribution losses and writing
 ``result.json``. ``resume=True`` continues from ``checkpoint.pt`` (or returns the stored result
 of a finished run with the same configuration); on CPU with the same thread count the resumed
-run is bit-for-bit the uninterrupted one.
+run is bit-for-bit the uninterrupted one. An unreadable checkpoint or ``result.json`` is renamed
+aside (``*.corrupt-<time>``) with a warning on stderr, and the run starts again from scratch.
+:func:`check_run_folder` says whether a folder already holds a run (``train --out`` refuses
+to replace one without ``--overwrite``).
 
 ``train`` is safe to call in a worker process of a sweep: it sets torch's intra-op threads to
 ``threads`` (and on CPU glibc's malloc thresholds: ``hardware.retained_heap``) for its duration
@@ -18,6 +21,7 @@ signal handlers only when it runs in the main thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
 import threading
@@ -101,6 +105,16 @@ def _check_fits(td: TokenData, context: int, name: str) -> None:
                               f"{td.manifest['tokens']}): use a shorter --context or more data")
 
 
+def _cut_train(td: TokenData, data_tokens: int, name: str) -> TokenData:
+    """``td`` with its training split cut to its first ``data_tokens`` tokens."""
+    if data_tokens > len(td.train):
+        raise OptionError("--data-tokens", f"data_tokens={data_tokens} is more than the "
+                          f"{len(td.train)} training tokens of {name}")
+    manifest = {**td.manifest, "train_tokens": int(data_tokens),
+                "train_tokens_available": len(td.train)}
+    return dataclasses.replace(td, train=td.train[:data_tokens], manifest=manifest)
+
+
 def _ood_name(cfg: TrainConfig, corpus_kind: str, corpus_name: str) -> str | None:
     spec = cfg.ood_data
     if spec is None or spec.lower() == "none":
@@ -112,14 +126,58 @@ def _ood_name(cfg: TrainConfig, corpus_kind: str, corpus_name: str) -> str | Non
     return spec
 
 
+def _warn(message: str) -> None:
+    from scalinglab.console import err_console
+
+    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _stored_result(out: Path, quarantine: bool = True) -> RunResult | None:
+    """The ``result.json`` of ``out``; an unreadable one is renamed aside (with a warning)
+    unless ``quarantine`` is False (None either way)."""
+    path = out / ckpt.RESULT
+    if not path.exists():
+        return None
+    try:
+        return RunResult.model_validate_json(path.read_bytes())
+    except (ValueError, UnicodeDecodeError) as exc:  # pydantic's ValidationError is a ValueError
+        if not quarantine:
+            return None
+        moved = ckpt.quarantine(path)
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _warn(f"result {path} is unreadable ({first}); moved it aside to {moved.name}")
+        return None
+
+
+def check_run_folder(cfg: TrainConfig, out: Path, *, resume: bool) -> str | None:
+    """Why training ``cfg`` into ``out`` would replace another run's files, or None.
+
+    Without ``resume`` any result or checkpoint in ``out`` would be deleted; with it, a result
+    of a different configuration would be (a checkpoint of a different configuration is refused
+    by the resume itself).
+    """
+    held = [n for n in (ckpt.RESULT, ckpt.CHECKPOINT) if (out / n).exists()]
+    if not held:
+        return None
+    result = _stored_result(out, quarantine=False) if ckpt.RESULT in held else None
+    diff = cfg.differences(result.config) if result is not None else []
+    if resume and not diff:
+        return None
+    if resume and ckpt.CHECKPOINT in held:
+        return None
+    what = " and ".join(held)
+    other = f" of a different configuration (it differs in {', '.join(diff)})" if diff else ""
+    return f"{out} already holds a run ({what}){other}"
+
+
 def train(cfg: TrainConfig, out_dir: Path | str, resume: bool = False,
           progress: bool = True) -> RunResult:
     """Run (or resume) the training described by ``cfg`` in ``out_dir``; see the module docs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if resume and (out / ckpt.RESULT).exists():
-        done = RunResult.model_validate_json((out / ckpt.RESULT).read_text())
-        if not cfg.differences(done.config):
+    if resume:
+        done = _stored_result(out)
+        if done is not None and not cfg.differences(done.config):
             return done
     device = resolve_device(cfg.device)
     threads = resolve_threads(cfg.threads)
@@ -154,6 +212,9 @@ class _Run:
             self.data: TokenData | SyntheticData = synthetic_data(cfg.data)
             self.tokenizer: Any = self.data.tokenizer
             self.ood_name = None
+            if cfg.data_tokens is not None:
+                raise OptionError("--data-tokens", f"{cfg.data} is an unbounded stream; "
+                                  "data_tokens applies to a finite corpus")
             if cfg.ood_data not in (None, "none", "auto"):
                 raise OptionError("--ood-data", "a synthetic source has no out-of-distribution "
                                   "set; use --ood-data none")
@@ -161,6 +222,8 @@ class _Run:
         self.corpus = resolve_corpus(cfg.data, text_field=cfg.text_field)
         self.tokenizer = get_tokenizer(cfg.tokenizer, self.corpus)
         self.data = prepare_tokens(self.corpus, self.tokenizer, val_fraction=cfg.val_fraction)
+        if cfg.data_tokens is not None:
+            self.data = _cut_train(self.data, cfg.data_tokens, self.corpus.name)
         _check_fits(self.data, cfg.context, self.corpus.name)
         self.ood_name = _ood_name(cfg, self.corpus.kind, self.corpus.name)
         if self.ood_name is not None:
@@ -260,7 +323,7 @@ class _Run:
         self.elapsed_before, self.train_time = 0.0, 0.0
         self.first_steps, self.first_steps_time = 0, 0.0  # warm-up/compile step per session
         self.steady_cpu = 0.0  # process CPU time of the other training steps
-        state = ckpt.load_checkpoint(out) if resume else None
+        state = ckpt.load_checkpoint(out, warn=_warn) if resume else None
         if state is not None:
             start = self._restore(state)
             self.resumed_from: int | None = start
