@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 
 import pytest
 
 from scalinglab.cli import main
+
+# A test run started in the background by a non-interactive shell (``cmd &``, CI wrappers)
+# inherits SIGINT ignored, and so would every process the tests start: the tests that press
+# Ctrl-C on a sweep driver or a trainer would then see it ignored. Catching SIGINT here makes
+# it the default again in every child (a caught signal is reset at exec; an ignored one is not).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
