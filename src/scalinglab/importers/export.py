@@ -88,7 +88,33 @@ def describe_run(run: Any, metrics: Mapping[str, Any], curve: Sequence[Mapping[s
             "curve": series}
 
 
-class MlflowMirror:
+class _Mirror:
+    """The ``run_sweep(on_complete=...)`` hook shared by the trackers: log each completed run
+    (``log``, per tracker) and, on the first failure, warn once and stop mirroring (a tracker
+    failing must not stop the sweep; the run store has every run)."""
+
+    failed: str | None = None
+    #: how the warning names the mirror and what the user can do later
+    what = "--log-to"
+    later = ""
+
+    def log(self, run: Any, metrics: Mapping[str, Any],
+            curve: Sequence[Mapping[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, run: Any, metrics: Mapping[str, Any],
+                 curve: Sequence[Mapping[str, Any]]) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self.log(run, metrics, curve)
+        except Exception as exc:  # a tracker failing must not stop the sweep
+            self.failed = f"{type(exc).__name__}: {exc}"
+            _warn(f"{self.what} failed, runs are no longer mirrored (the run store has them "
+                  f"all{self.later}): {self.failed}")
+
+
+class MlflowMirror(_Mirror):
     """Logs completed runs to an MLflow tracking URI, one experiment per study."""
 
     def __init__(self, uri: str | None = None, experiment: str | None = None) -> None:
@@ -99,9 +125,11 @@ class MlflowMirror:
         if self.uri.startswith("file:"):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.client = mlflow.MlflowClient(tracking_uri=self.uri)
+        self.what = f"--log-to mlflow ({self.uri})"
+        self.later = "; `scalinglab runs export --to mlflow` later"
         self.experiment = experiment
         self._exp_ids: dict[str, str] = {}
-        self.failed: str | None = None
+        self.failed = None
         self.logged = 0
 
     def _experiment_id(self, name: str) -> str:
@@ -142,21 +170,8 @@ class MlflowMirror:
         self.logged += 1
         return True
 
-    def __call__(self, run: Any, metrics: Mapping[str, Any],
-                 curve: Sequence[Mapping[str, Any]]) -> None:
-        """The ``run_sweep(on_complete=...)`` hook: log, and on failure warn once."""
-        if self.failed is not None:
-            return
-        try:
-            self.log(run, metrics, curve)
-        except Exception as exc:  # a tracker failing must not stop the sweep
-            self.failed = f"{type(exc).__name__}: {exc}"
-            _warn(f"--log-to mlflow ({self.uri}) failed, runs are no longer mirrored "
-                  f"(the run store has them all; `scalinglab runs export --to mlflow` later): "
-                  f"{self.failed}")
 
-
-class WandbMirror:
+class WandbMirror(_Mirror):
     """Logs completed runs to W&B (``WANDB_MODE=offline`` honoured), one run each."""
 
     def __init__(self, project: str | None = None, entity: str | None = None,
@@ -166,7 +181,8 @@ class WandbMirror:
         os.environ.setdefault("WANDB_DISABLE_GIT", "true")
         os.environ.setdefault("WANDB_DISABLE_CODE", "true")
         self.project, self.entity, self.directory = project, entity, directory
-        self.failed: str | None = None
+        self.what = "--log-to wandb"
+        self.failed = None
         self.logged = 0
 
     def log(self, run: Any, metrics: Mapping[str, Any],
@@ -190,17 +206,6 @@ class WandbMirror:
         finally:
             wr.finish()
         self.logged += 1
-
-    def __call__(self, run: Any, metrics: Mapping[str, Any],
-                 curve: Sequence[Mapping[str, Any]]) -> None:
-        if self.failed is not None:
-            return
-        try:
-            self.log(run, metrics, curve)
-        except Exception as exc:  # a tracker failing must not stop the sweep
-            self.failed = f"{type(exc).__name__}: {exc}"
-            _warn(f"--log-to wandb failed, runs are no longer mirrored (the run store has "
-                  f"them all): {self.failed}")
 
 
 def _warn(message: str) -> None:
