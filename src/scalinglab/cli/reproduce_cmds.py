@@ -15,12 +15,16 @@ The studies import their heavy modules inside the commands, so ``scalinglab --he
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scalinglab.console import console, err_console
+
+if TYPE_CHECKING:
+    from scalinglab.reproduce.findings import Finding
 
 reproduce_app = typer.Typer(
     name="reproduce",
@@ -73,7 +77,8 @@ def kaplan_cmd(
                   "C = 6ND, loss in nats per byte)", highlight=False, markup=False)
 
 
-def _print_findings(findings: list) -> None:  # type: ignore[type-arg]
+def _print_findings(findings: Sequence[Finding]) -> None:
+    """One line per finding: measured value, 95% interval, the paper's value, the verdict."""
     for k, f in enumerate(findings, start=1):
         if f.measured is None:
             value = "–"
