@@ -296,3 +296,27 @@ def test_five_sigkills_at_random_moments_lose_and_duplicate_nothing(tmp_path) ->
     assert all(n == 1 for n in completions.values()), completions  # exactly once
     assert all(n >= 2 for n in curves.values())
     assert _losses(store) == expected, f"kill seed {seed}"  # bit for bit
+
+
+@pytest.mark.parametrize("key,value", [("points", 1e15), ("span", 1e300), ("min_steps", 1e15)])
+def test_isoflop_profile_sizes_are_bounded(key: str, value: float) -> None:
+    """Found by the fuzz run: ``points: 1e15`` was accepted and expanding it never ended (and
+    ``context: 10**400`` overflowed in the shape search: next test)."""
+    from scalinglab.errors import InputError
+    from scalinglab.sweep.designs import expand
+    from scalinglab.sweep.spec import parse_spec
+
+    spec = {**BASE, "design": {"kind": "isoflop", "budgets": [1e12], "points": 3, key: value}}
+    with pytest.raises(InputError, match=f"design.{key}"):
+        expand(parse_spec(spec))
+
+
+@pytest.mark.parametrize("key", ["context", "batch_size"])
+def test_context_and_batch_are_bounded(key: str) -> None:
+    from scalinglab.errors import InputError
+    from scalinglab.sweep.designs import expand
+    from scalinglab.sweep.spec import parse_spec
+
+    spec = {**BASE, key: 10**400, "design": {"kind": "grid", "params": [1e4], "tokens": [2e4]}}
+    with pytest.raises(InputError, match=key):
+        expand(parse_spec(spec))

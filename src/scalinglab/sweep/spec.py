@@ -50,6 +50,13 @@ Tokens = Annotated[float, Field(gt=0, le=MAX_TOKENS, allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=-(2**63), lt=2**64)]
 
 
+#: most model sizes an IsoFLOP profile may ask for (``points``)
+MAX_PROFILE_POINTS = 1000
+#: bounds of a study's context (tokens) and batch (sequences): far above any real run, and
+#: low enough that shape searches and step counts stay finite numbers
+MAX_CONTEXT = 2**24
+MAX_BATCH = 2**24
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -133,9 +140,10 @@ class IsoFlopDesign(_Strict):
     models: list[ModelSpec] | None = Field(default=None, min_length=1)
     params: list[PositiveFloat] | list[list[PositiveFloat]] | None = Field(default=None,
                                                                           min_length=1)
-    points: PositiveInt | None = None
-    span: PositiveFloat = 16.0
-    min_steps: PositiveInt = 5
+    # bounded: a profile of 10**15 sizes is a typo, and generating it would never end
+    points: int | None = Field(default=None, ge=1, le=MAX_PROFILE_POINTS)
+    span: float = Field(default=16.0, gt=0, le=1e6, allow_inf_nan=False)
+    min_steps: int = Field(default=5, ge=1, le=10**9)
 
     @model_validator(mode="after")
     def _one_source(self) -> IsoFlopDesign:
@@ -253,8 +261,8 @@ class StudySpec(_Strict):
     description: str = ""
     data: str = "builtin"
     tokenizer: str = "bytes"
-    context: PositiveInt
-    batch_size: PositiveInt
+    context: int = Field(ge=1, le=MAX_CONTEXT)
+    batch_size: int = Field(ge=1, le=MAX_BATCH)
     schedule: Literal["cosine", "wsd", "constant"] = "cosine"
     lr: PositiveFloat | None = None
     seeds: list[Seed] = Field(default=[0], min_length=1)
