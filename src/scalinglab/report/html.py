@@ -662,6 +662,19 @@ def _provenance_section(a: Analysis, created: str, command: str | None) -> str:
 
 
 # ============================================================================ the page
+def page_head(title: str, css: str = "") -> str:
+    """The start of every scalinglab page up to its open ``<head>`` (charset, viewport,
+    generator, title, the shared CSS plus ``css``); the caller closes the head."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="scalinglab {esc(__version__)}">
+<title>{esc(title)}</title>
+<style>{CSS}{css}</style>"""
+
+
 def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
                 omitted: Mapping[str, str] | None = None, *, title: str | None = None,
                 created: datetime | None = None, command: str | None = None,
@@ -698,14 +711,7 @@ def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
     nav = "".join(f'<a href="#{k}">{esc(label)}</a>' for k, label, body in sections if body)
     body = "\n".join(s for _, _, s in sections if s)
     law = f" · law {esc(a.fit.law.name)}" if a.fit is not None else ""
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="scalinglab {esc(__version__)}">
-<title>{esc(title)}</title>
-<style>{CSS}</style>
+    return f"""{page_head(title)}
 {f'<script>{plotly_js}</script>' if plotly_js else ""}
 </head>
 <body>

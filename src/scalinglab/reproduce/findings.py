@@ -184,7 +184,7 @@ def render_findings_page(title: str, findings: Sequence[Finding], *,
     user value in them); everything taken from a finding is escaped here.
     """
     from scalinglab import __version__
-    from scalinglab.report.html import CSS, esc, interval, num, table
+    from scalinglab.report.html import esc, interval, num, page_head, table
 
     figures = figures or {}
     when = (created or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
@@ -208,14 +208,7 @@ def render_findings_page(title: str, findings: Sequence[Finding], *,
             first[f.figure] = (k, f.id)
         body.append(_finding_section(f, k, png, shown))
     body += [f"<h2>{esc(h)}</h2>\n{html}" for h, html in sections]
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="scalinglab {esc(__version__)}">
-<title>{esc(title)}</title>
-<style>{CSS}{_VERDICT_CSS}</style>
+    return f"""{page_head(title, _VERDICT_CSS)}
 </head>
 <body>
 <main>
