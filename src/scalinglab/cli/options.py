@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -221,10 +222,22 @@ def option_for(ctx: Any, parameter: str) -> str | None:
 
 
 def as_option_error(ctx: Any, exc: ParameterError) -> OptionError:
-    """``exc`` in the command's terms: the flag that feeds the parameter it names (the
-    message unchanged), or ``exc`` itself if no option feeds it."""
+    """``exc`` in the command's terms: the flag that feeds the parameter it names, with every
+    other parameter its message names in the ``name=`` form also turned into its flag
+    (``unique_tokens=`` -> ``--unique-tokens``), or ``exc`` itself if no option feeds it."""
     flag = option_for(ctx, exc.parameter)
-    return exc if flag is None else OptionError(flag, exc.detail)
+    if flag is None:
+        return exc
+
+    def to_flag(m: re.Match[str]) -> str:  # another parameter named ``name=`` in the text
+        other = option_for(ctx, m.group(1))
+        return f"{other} " if other and other.startswith("--") else m.group(0)
+
+    return OptionError(flag, _OTHER_PARAMETER.sub(to_flag, exc.detail))
+
+
+#: how a library message names another parameter: ``unique_tokens=`` (``name=`` form).
+_OTHER_PARAMETER = re.compile(r"\b([a-z][a-z0-9_]*)= ?")
 
 
 # ============================================================================ plain coercion

@@ -20,7 +20,6 @@ from scalinglab.cli.options import (
     Command,
     ComputeOpt,
     JsonOpt,
-    check_confidence,
     check_json_dest,
     emit_json,
     parse_compute,
@@ -310,20 +309,9 @@ def plan_cmd(
     """
     start_json(json_out)
     check_json_dest(json_out)
-    from scalinglab.plan import (
-        allocation_table,
-        gpu_cost,
-        load_fit,
-        plan_compute,
-        plan_for_loss,
-        plan_for_params,
-        plan_inference,
-        plan_law,
-    )
-    from scalinglab.plan.optimal import MAX_TOLERANCE, conventions_for
-    from scalinglab.plan.tables import KAPLAN_N_E, KAPLAN_P_N
+    from scalinglab.plan import load_fit, plan_law
+    from scalinglab.plan.document import plan_document
 
-    # ---------------------------------------------------------------- the law
     if fit_json is not None and params is not None:
         raise OptionError("--fit", "give either --fit FIT.json or --params, not both")
     if fit_json is not None:
@@ -333,113 +321,20 @@ def plan_cmd(
                               f"which is a {pl.law.name!r} fit")
     else:
         pl = plan_law(law, params)
-    # ---------------------------------------------------------------- what to plan
-    budgets = parse_compute(compute)
-    goals = [n for n, v in (("--compute", compute), ("--target-loss", target_loss),
-                            ("--target-params", target_params)) if v is not None]
-    if not goals:
-        raise OptionError("--compute", "give a budget (--compute C), a target loss "
-                          "(--target-loss L) or a model size (--target-params N)")
-    if len(goals) > 1:
-        raise OptionError(goals[1], f"conflicts with {goals[0]}: give only one of "
-                          "--compute, --target-loss, --target-params")
-    # every number is checked before any work, each error naming its own option
-    _positive(target_loss, "--target-loss")
-    _positive(target_params, "--target-params")
-    if target_params is not None and target_params < 1:
-        raise OptionError("--target-params", f"a model has at least one parameter, got "
-                          f"{target_params:g}")
-    if inference_tokens is not None and not (math.isfinite(inference_tokens)
-                                             and inference_tokens >= 0):
-        raise OptionError("--inference-tokens", f"must be a non-negative finite number, got "
-                          f"{inference_tokens}")
-    _positive(inference_cost_ratio, "--inference-cost-ratio")
-    _positive(unique_tokens, "--unique-tokens")
-    if not 0 < tolerance <= MAX_TOLERANCE:
-        raise OptionError("--tolerance", f"must be a relative loss in (0, {MAX_TOLERANCE:g}], "
-                          f"got {tolerance}")
-    _positive(reference_compute, "--reference-compute")
-    check_confidence(level)
-    if not 0 < mfu <= 1:
-        raise OptionError("--mfu", f"MFU must be in (0, 1], got {mfu}")
-    if inference_tokens is not None and unique_tokens is not None:
-        raise OptionError("--inference-tokens", "cannot be combined with --unique-tokens "
-                          "(the inference-aware plan assumes unlimited data)")
-    if gpu is not None and peak_tflops is not None:
-        raise OptionError("--peak-tflops", "give either --gpu or --peak-tflops, not both")
-    want_cost = any(v is not None for v in (gpu, peak_tflops, price, n_gpus))
-    common: dict[str, Any] = {"law": pl.law.name, "params": pl.params, "source": pl.source}
-
-    def cost_of(C: float) -> dict[str, Any]:
-        c = gpu_cost(C, gpu or "h100", mfu=mfu, price_per_hour=price, n_gpus=n_gpus,
-                     peak_flops=None if peak_tflops is None else peak_tflops * 1e12)
-        return c.to_dict()
-
-    if want_cost:
-        cost_of(1.0)  # checks --gpu, --peak-tflops, --price and --n-gpus before any work
-
-    # ---------------------------------------------------------------- a table of budgets
-    if len(budgets) > 1:
-        if inference_tokens is not None:
-            raise OptionError("--inference-tokens", "takes a single budget, not a list")
-        rows = allocation_table(pl, budgets, reference_compute=reference_compute,
-                                unique_tokens=unique_tokens, level=level)
-        if want_cost:
-            for r in rows:
-                r["cost"] = cost_of(r["compute"])
-        _print_table(rows, pl.law.name, reference_compute)
-        doc = {**common, "reference_compute": reference_compute, "plans": rows,
-               "kaplan": {"N_e": KAPLAN_N_E, "p_N": KAPLAN_P_N, "C_min": "C / 2",
-                          "reference": "Kaplan et al. 2020 Table 6; N non-embedding"},
-               "conventions": {
-                   "N_opt": "the law's N: " + conventions_for(pl)["N"],
-                   "compute": "C = 6 N D FLOPs",
-                   "compute_ref_units": f"C / {reference_compute:g}",
-                   "kaplan_N_nonembedding": "Kaplan's N_opt = 1.3e9 (C_min/PF-day)^0.73, "
-                                            "non-embedding, C_min = C/2",
-                   "kaplan_D": "C / (6 Kaplan N)",
-               }}
-        emit_json(json_out, doc)
-        return
-    # ---------------------------------------------------------------- inference-aware
-    if inference_tokens is not None:
-        if target_params is not None:
-            target = plan_for_params(pl, target_params).loss
-            ip = plan_inference(pl, inference_tokens, target_loss=target,
-                                inference_cost_ratio=inference_cost_ratio, level=level)
-        elif budgets:
-            ip = plan_inference(pl, inference_tokens, compute=budgets[0],
-                                inference_cost_ratio=inference_cost_ratio, level=level)
-        else:
-            ip = plan_inference(pl, inference_tokens, target_loss=target_loss,
-                                inference_cost_ratio=inference_cost_ratio, level=level)
-        d = ip.to_dict()
-        doc = {**common, "method": "numeric", "compute": ip.training_compute,
-               "N_opt": ip.N_opt, "D_opt": ip.D_opt, "loss": ip.target_loss,
-               "tokens_per_param": ip.tokens_per_param, "saving": ip.saving,
-               "saving_fraction": ip.saving_fraction, "inference": d,
-               "conventions": d.pop("conventions"), "warnings": d.pop("warnings", [])}
-        if "intervals" in d:
-            doc["intervals"], doc["level"] = d.pop("intervals"), d.pop("level")
+    doc = plan_document(
+        pl, compute=parse_compute(compute), target_loss=target_loss,
+        target_params=target_params, inference_tokens=inference_tokens,
+        inference_cost_ratio=inference_cost_ratio, unique_tokens=unique_tokens,
+        tolerance=tolerance, level=level, gpu=gpu, peak_tflops=peak_tflops, mfu=mfu,
+        price=price, n_gpus=n_gpus, reference_compute=reference_compute)
+    if doc["kind"] == "table":
+        _print_table(doc["plans"], doc["law"], reference_compute)
+    elif doc["kind"] == "inference":
         _print_inference(doc)
-        if want_cost:
-            doc["cost"] = cost_of(ip.training_compute)
-            doc["cost_lifetime"] = cost_of(ip.total_compute)
-            _print_cost(doc["cost"])
     else:
-        if budgets:
-            p = plan_compute(pl, budgets[0], unique_tokens=unique_tokens, tolerance=tolerance,
-                             level=level)
-        elif target_loss is not None:
-            p = plan_for_loss(pl, target_loss, unique_tokens=unique_tokens,
-                              tolerance=tolerance, level=level)
-        else:
-            p = plan_for_params(pl, target_params, unique_tokens=unique_tokens, level=level)
-        doc = {**common, **p.to_dict()}
         _print_plan(doc)
-        if want_cost:
-            doc["cost"] = cost_of(p.compute)
-            _print_cost(doc["cost"])
+    if "cost" in doc:
+        _print_cost(doc["cost"])
     for w in doc.get("warnings", []):
         warn(w)
     emit_json(json_out, doc)

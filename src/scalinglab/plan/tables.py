@@ -46,7 +46,7 @@ def allocation_table(pl: PlanLaw | FitResult, budgets: Sequence[float], *,
     intervals when the law has draws, and Kaplan's allocation of the same budget. ``pl``: a
     :class:`PlanLaw` or a :class:`~scalinglab.fit.FitResult`."""
     pl = as_plan_law(pl)
-    ref = check_positive(reference_compute, "--reference-compute", "reference budget")
+    ref = check_positive(reference_compute, "reference_compute", "reference budget")
     rows = []
     for c in budgets:
         p = plan_compute(pl, c, unique_tokens=unique_tokens, tolerance=None, level=level)
