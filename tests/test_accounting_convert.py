@@ -109,7 +109,7 @@ def test_convert_observation_table() -> None:
     assert back["N"].tolist() == pytest.approx([1e6, 1e8], rel=1e-9)
     with pytest.raises(InputError):
         convert_observations(df.drop(columns="N"), source="nonembedding", target="total")
-    with pytest.raises(OptionError, match="--to"):
+    with pytest.raises(ParameterError, match="argument target"):
         convert_params(1.0, source="total", target="kaplan")  # type: ignore[arg-type]
 
 

@@ -48,10 +48,10 @@ def test_demo_design_identifies_by_construction(data: str, minutes: float) -> No
 
 
 def test_demo_options_are_checked() -> None:
-    from scalinglab.errors import OptionError
+    from scalinglab.errors import ParameterError
 
-    for bad in (0.0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(OptionError, match="budget-minutes"):
+    for bad in (0.0, -1.0, float("nan"), float("inf")):  # named in Python; the CLI maps it
+        with pytest.raises(ParameterError, match="argument budget_minutes"):
             demo.demo_spec(bad)
 
 

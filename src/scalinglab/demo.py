@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab.console import err_console
-from scalinglab.errors import OptionError
+from scalinglab.errors import OptionError, ParameterError
 from scalinglab.jsonio import write_json
 
 DEFAULT_DATA = "synthetic:quanta"
@@ -194,7 +194,7 @@ def demo_spec(budget_minutes: float = 5.0, data: str = DEFAULT_DATA, seed: int =
     from scalinglab.sweep.spec import parse_spec
 
     if not (math.isfinite(budget_minutes) and budget_minutes > 0):
-        raise OptionError("--budget-minutes", f"must be > 0, got {budget_minutes}")
+        raise ParameterError("budget_minutes", f"must be > 0, got {budget_minutes}")
     prof = profile_for(data)
     fitted, holdout = _budgets(prof, budget_minutes)
     ladder = _ladder(prof, data, 2 * HOLDOUT_SPAN * prof.centre(holdout))
@@ -374,6 +374,6 @@ def run_demo(out: str | Path = "demo-out", *, budget_minutes: float = 5.0,
                      "sizes_per_budget": SIZES, "size_span": SIZE_SPAN,
                      "heldout_sizes": HOLDOUT_SIZES, "profile": asdict(profile_for(data))}
     summary_path = out / "summary.json"
-    write_json(summary_path, doc, option="--out")
+    write_json(summary_path, doc, option="out")
     return DemoResult(out=out, report=Path(rep.path), fit_path=fit_path,
                       summary_path=summary_path, store=store, summary=doc, n_runs=len(obs))

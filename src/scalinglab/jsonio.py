@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, argument_error
 
 
 def to_jsonable(v: Any) -> Any:
@@ -37,8 +37,9 @@ def to_jsonable(v: Any) -> Any:
     return v
 
 
-def write_json(path: str | Path, doc: Any, option: str = "--json") -> None:
-    """Write ``doc`` to ``path`` atomically; an unwritable path is the option's error."""
+def write_json(path: str | Path, doc: Any, option: str = "path") -> None:
+    """Write ``doc`` to ``path`` atomically; an unwritable path is the error of ``option`` (a
+    flag such as ``--json`` from the CLI, else the Python parameter that gave the path)."""
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def write_json(path: str | Path, doc: Any, option: str = "--json") -> None:
         tmp.write_text(json.dumps(to_jsonable(doc), indent=2) + "\n", encoding="utf-8")
         tmp.replace(p)
     except OSError as exc:
-        raise OptionError(option, f"cannot write {p}: {exc.strerror or exc}") from None
+        raise argument_error(option, f"cannot write {p}: {exc.strerror or exc}") from None
 
 
 def check_writable(path: str | Path, option: str) -> None:
@@ -55,18 +56,18 @@ def check_writable(path: str | Path, option: str) -> None:
     probe file is created and removed in the nearest existing folder."""
     p = Path(path)
     if p.is_dir():
-        raise OptionError(option, f"{p} is a folder, expected a file name")
+        raise argument_error(option, f"{p} is a folder, expected a file name")
     folder = p.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     if not folder.is_dir():
-        raise OptionError(option, f"cannot write {p}: {folder} is not a folder")
+        raise argument_error(option, f"cannot write {p}: {folder} is not a folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=".scalinglab-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OptionError(option, f"cannot write {p}: {exc.strerror or exc} in "
+        raise argument_error(option, f"cannot write {p}: {exc.strerror or exc} in "
                                   f"{folder}") from None
 
 

@@ -50,7 +50,7 @@ def test_log_dir_power_law_and_envelope(tmp_path):
     np.testing.assert_array_equal(runs["D"], 800 * TOKENS_PER_STEP)
     assert "lr" not in runs.columns  # --tag left it out
     assert runs.loc[0, "note"] == "size0 config"
-    assert imp.conventions["N"] == "N from metric 'model/params' (--map)"
+    assert imp.conventions["N"] == "N from metric 'model/params' (mapped)"
     assert imp.conventions["D"] == "D from metric 'train/tokens' (recognised)"
     expected = [power(n) * 1.125 for n in NS]
     np.testing.assert_allclose(runs["loss"], expected, rtol=1e-6)  # float32 events

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize_scalar
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, ParameterError
 
 NConvention = Literal["nonembedding", "total"]
 
@@ -45,8 +45,12 @@ def embedding_gamma(vocab: int = 32000, aspect_ratio: float = 39.2, *, tied: boo
     ``N_E = 12 n_layer d^2`` at aspect ratio ``a = d / n_layer``: ``d = (a N_E / 12)^(1/3)``, so
     ``gamma = (V (1 if tied else 2) + context) (a / 12)^(1/3)`` (``context`` > 0 for a learned
     position table). Pearce & Song's Chinchilla case (V = 32k, tied, a = 39.2): ~47,481."""
-    if vocab < 1 or not aspect_ratio > 0 or context < 0:
-        raise OptionError("--vocab", "vocab and aspect ratio must be positive, context >= 0")
+    if vocab < 1:
+        raise ParameterError("vocab", f"must be a positive vocabulary size, got {vocab}")
+    if not aspect_ratio > 0:
+        raise ParameterError("aspect_ratio", f"must be positive, got {aspect_ratio}")
+    if context < 0:
+        raise ParameterError("context", f"must be >= 0, got {context}")
     tables = float(vocab) * (1 if tied else 2) + float(context)
     return tables * (aspect_ratio / 12.0) ** (1.0 / 3.0)
 
@@ -73,9 +77,9 @@ def nonembedding_from_total(n_total: Any, gamma: float = PEARCE_SONG_GAMMA) -> n
 def convert_params(n: Any, *, source: NConvention, target: NConvention,
                    gamma: float = PEARCE_SONG_GAMMA) -> np.ndarray:
     """N in convention ``source`` re-expressed in ``target`` (``nonembedding``/``total``)."""
-    for opt, v in (("--from", source), ("--to", target)):
+    for name, v in (("source", source), ("target", target)):
         if v not in ("nonembedding", "total"):
-            raise OptionError(opt, f"N convention must be 'nonembedding' or 'total', got {v!r}")
+            raise ParameterError(name, f"N convention must be 'nonembedding' or 'total', got {v!r}")
     if source == target:
         return np.asarray(n, float)
     if source == "nonembedding":
@@ -112,8 +116,8 @@ def _check_chinchilla(params: Mapping[str, float]) -> tuple[float, float, float,
         return (float(params["E"]), float(params["A"]), float(params["B"]),
                 float(params["alpha"]), float(params["beta"]))
     except KeyError as exc:
-        raise OptionError("--params", f"a Chinchilla law needs E, A, B, alpha, beta "
-                          f"(missing {exc})") from None
+        raise ParameterError("params", f"a Chinchilla law needs E, A, B, alpha, beta "
+                             f"(missing {exc})") from None
 
 
 def nonembedding_frontier(params: Mapping[str, float], compute_nonembedding: Any,
@@ -173,7 +177,7 @@ def allocation_exponent(params: Mapping[str, float], *,
     _check_chinchilla(params)
     lo, hi = compute_range
     if not (0 < lo < hi):
-        raise OptionError("--compute-range", f"need 0 < low < high, got {compute_range}")
+        raise ParameterError("compute_range", f"need 0 < low < high, got {compute_range}")
     C = np.logspace(math.log10(lo), math.log10(hi), n_budgets)
     if convention == "total":
         from scalinglab.laws import chinchilla_allocation
@@ -182,8 +186,8 @@ def allocation_exponent(params: Mapping[str, float], *,
     elif convention == "nonembedding":
         N = nonembedding_frontier(params, C, gamma)
     else:
-        raise OptionError("--convention", f"must be 'nonembedding' or 'total', got "
-                          f"{convention!r}")
+        raise ParameterError("convention", f"must be 'nonembedding' or 'total', got "
+                             f"{convention!r}")
     slope = np.polyfit(np.log(C), np.log(N), 1)[0]
     return float(slope)
 

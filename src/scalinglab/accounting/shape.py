@@ -47,10 +47,6 @@ GPT2_VOCAB = 50257
 GPT2_CONTEXT = 1024
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def swiglu_ffn_dim(d_model: int, multiple: int = 256) -> int:
     """The SwiGLU hidden width of the Llama reference code: ``int(2 * 4d / 3)`` rounded up to a
     multiple of ``multiple`` (Llama-2-7B: 4096 -> 11008; Touvron et al. 2023)."""

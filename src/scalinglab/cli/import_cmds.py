@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import typer
 
+from scalinglab.cli.options import Command
 from scalinglab.errors import OptionError
 
 
@@ -124,8 +125,9 @@ def import_cmd(
                           f"{suffix or 'no suffix'}")
     if Path(source).exists() and out.resolve() == Path(source).resolve():
         raise OptionError("--out", "is the source itself")
-    imp = read_source(source, kind=kind, mapping=parse_map(mapping),
-                      constants=parse_set(constant), experiments=experiment, filter=filter_,
+    imp = read_source(source, kind=kind, mapping=parse_map(mapping, "--map"),
+                      constants=parse_set(constant, "--set"), experiments=experiment,
+                      filter=filter_,
                       tags=tag, entity=entity, project=project)
     for line in describe(imp):
         err_console.print(line, highlight=False, markup=False)
@@ -149,4 +151,4 @@ def import_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add ``import`` to ``app``."""
-    app.command("import")(import_cmd)
+    app.command("import", cls=Command)(import_cmd)

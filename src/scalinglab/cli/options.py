@@ -86,6 +86,11 @@ PARAMETER_OPTIONS: dict[str, dict[str, str]] = {
     "plan": {"fit": "fit_json", "path": "fit_json"},
     "count": {"path": "hf_config"},
     "shape": {"aspect_range": "aspect_max"},
+    "import": {"experiments": "experiment", "tags": "tag", "filter": "filter_",
+               "constants": "constant", "items": "mapping", "filter_string": "filter_",
+               "filters": "filter_"},
+    "run": {"target": "log_to"},
+    "export": {"target": "to"},
 }
 
 
@@ -231,7 +236,9 @@ def as_option_error(ctx: Any, exc: ParameterError) -> OptionError:
 
     def to_flag(m: re.Match[str]) -> str:  # another parameter named ``name=`` in the text
         other = option_for(ctx, m.group(1))
-        return f"{other} " if other and other.startswith("--") else m.group(0)
+        if not (other and other.startswith("--")):
+            return m.group(0)
+        return f"{other} " if m.group(0).endswith(" ") else other
 
     return OptionError(flag, _OTHER_PARAMETER.sub(to_flag, exc.detail))
 

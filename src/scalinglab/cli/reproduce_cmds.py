@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from scalinglab.cli.options import Command, Group
 from scalinglab.console import console, err_console
 
 if TYPE_CHECKING:
@@ -31,13 +32,15 @@ reproduce_app = typer.Typer(
     help="Reproduce a founding paper's findings: kaplan (trained here), chinchilla (on the "
          "shipped data)",
     no_args_is_help=True,
+    cls=Group,
 )
 
 
 # ============================================================================ kaplan
 @reproduce_app.command(
-    "kaplan", short_help="Kaplan et al. 2020's findings, trained here in miniature (--quick: "
-                         "<= 10 min on 2 cores)")
+    "kaplan", cls=Command,
+    short_help="Kaplan et al. 2020's findings, trained here in miniature (--quick: <= 10 min "
+               "on 2 cores)")
 def kaplan_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for runs.db, report.html, "
                                       "findings.json and figures/")],
@@ -93,8 +96,9 @@ def _print_findings(findings: Sequence[Finding]) -> None:
 
 # ============================================================================ chinchilla
 @reproduce_app.command(
-    "chinchilla", short_help="Chinchilla's Approaches 1-3, Table 3 and Epoch's refit, on the "
-                             "shipped runs (< 1 min)")
+    "chinchilla", cls=Command,
+    short_help="Chinchilla's Approaches 1-3, Table 3 and Epoch's refit, on the shipped runs "
+               "(< 1 min)")
 def chinchilla_cmd(
     out: Annotated[Path, typer.Option("--out", "-o",
                                       help="folder for report.html and findings.json")],

@@ -120,8 +120,8 @@ class Corpus:
                                      row=row) from None
                 if not isinstance(record, dict) or self.text_field not in record:
                     raise InputError("no text field in this record (choose the field with "
-                                     "--text-field)", source=str(self.path), row=row,
-                                     column=self.text_field)
+                                     "--text-field, text_field= in Python)",
+                                     source=str(self.path), row=row, column=self.text_field)
                 text = record[self.text_field]
                 if not isinstance(text, str):
                     raise InputError(f"the text field holds {type(text).__name__}, not a string",
@@ -135,7 +135,8 @@ class Corpus:
         names = pf.schema_arrow.names
         if self.text_field not in names:
             raise InputError(f"no such column (columns: {', '.join(names)}; choose one with "
-                             "--text-field)", source=str(self.path), column=self.text_field)
+                             "--text-field, text_field= in Python)", source=str(self.path),
+                             column=self.text_field)
         row = 0
         for batch in pf.iter_batches(columns=[self.text_field], batch_size=4096):
             for value in batch.column(0).to_pylist():

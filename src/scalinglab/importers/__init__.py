@@ -17,7 +17,7 @@ source is. Kinds (a ``KIND:`` prefix forces one, e.g. ``mlflow:runs/``, ``wandb:
 =================  ============================================================================
 
 The optional libraries (mlflow, wandb, tensorboard) are imported only when a source of theirs
-is read; a missing one is an :class:`~scalinglab.errors.OptionError` naming the pip command.
+is read; a missing one is an error naming the pip command.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, ParameterError
 from scalinglab.importers.mapping import Imported, describe, parse_map, parse_set
 
 KINDS = ("mlflow", "wandb", "wandb-csv", "tensorboard", "hf", "lightning", "log")
@@ -108,7 +108,9 @@ def read_source(source: str | os.PathLike[str], *, kind: str | None = None,
                 experiments: Sequence[str] | None = None, filter: str | None = None,
                 tags: Sequence[str] | None = None, entity: str | None = None,
                 project: str | None = None) -> Imported:
-    """Read the runs of ``source`` (see the module docstring); ``mapping`` as ``--map``."""
+    """Read the runs of ``source`` (see the module docstring); ``mapping``: standard name ->
+    metric or config key (a mapping, or ``"loss=val/loss,N=params"`` items as :func:`parse_map`
+    reads them)."""
     s = str(source)
     forced, rest = _split_kind(s)
     kind = _ALIASES.get(kind, kind) if kind else forced
@@ -127,17 +129,17 @@ def read_source(source: str | os.PathLike[str], *, kind: str | None = None,
                          "litgpt log (or prefix the source with its kind, e.g. mlflow:PATH)",
                          source=s)
     if kind not in KINDS:
-        raise OptionError("--kind", f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise ParameterError("kind", f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     if not isinstance(mapping, Mapping):
-        mapping = parse_map(mapping)
+        mapping = parse_map(mapping, "mapping")
     if experiments and kind != "mlflow":
-        raise OptionError("--experiment", f"only for MLflow sources (this is {kind})")
+        raise ParameterError("experiments", f"only for MLflow sources (this is {kind})")
     if tags and kind != "tensorboard":
-        raise OptionError("--tag", f"only for TensorBoard sources (this is {kind})")
+        raise ParameterError("tags", f"only for TensorBoard sources (this is {kind})")
     if (entity or project) and kind != "wandb":
-        raise OptionError("--project", f"only for W&B (this is {kind})")
+        raise ParameterError("project", f"only for W&B (this is {kind})")
     if filter and kind not in ("mlflow", "wandb"):
-        raise OptionError("--filter", f"only for MLflow and the W&B API (this is {kind})")
+        raise ParameterError("filter", f"only for MLflow and the W&B API (this is {kind})")
     kw: dict[str, Any] = {"mapping": mapping, "constants": constants}
     if kind == "mlflow":
         from scalinglab.importers.mlflow_source import read_mlflow
@@ -149,8 +151,8 @@ def read_source(source: str | os.PathLike[str], *, kind: str | None = None,
         if project is not None:
             return wandb_source.read_wandb_api(entity, project, filters=filter, **kw)
         if filter:
-            raise OptionError("--filter", "offline W&B runs take no filter (use --project "
-                              "for the W&B API)")
+            raise ParameterError("filter", "offline W&B runs take no filter (give project= "
+                                 "for the W&B API)")
         return wandb_source.read_wandb_offline(s, **kw)
     if kind == "wandb-csv":
         from scalinglab.importers.wandb_source import read_wandb_csv

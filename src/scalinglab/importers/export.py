@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import argument_error
 from scalinglab.importers.mapping import EXPORT_PREFIX, SIX_ND, require
 
 _CURVE_SKIP = ("step",)
@@ -214,7 +214,7 @@ def _warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", highlight=False, markup=True)
 
 
-def mirror_for(target: str, option: str = "--log-to") -> MlflowMirror | WandbMirror:
+def mirror_for(target: str, option: str = "target") -> MlflowMirror | WandbMirror:
     """``mlflow``, ``mlflow:URI``, ``wandb`` or ``wandb:PROJECT`` (``wandb:ENTITY/PROJECT``)."""
     kind, _, rest = target.partition(":")
     if kind == "mlflow":
@@ -222,7 +222,7 @@ def mirror_for(target: str, option: str = "--log-to") -> MlflowMirror | WandbMir
     if kind == "wandb":
         entity, _, project = rest.rpartition("/")
         return WandbMirror(project or None, entity or None)
-    raise OptionError(option, f"use mlflow, mlflow:URI, wandb or wandb:PROJECT; got {target!r}")
+    raise argument_error(option, f"use mlflow, mlflow:URI, wandb or wandb:PROJECT; got {target!r}")
 
 
 def export_store(store: str | Path, target: str, study: str | None = None) -> tuple[int, int]:
@@ -231,7 +231,7 @@ def export_store(store: str | Path, target: str, study: str | None = None) -> tu
     ``(logged, skipped)``."""
     from scalinglab.store import RunStore
 
-    mirror = mirror_for(target, "--to")
+    mirror = mirror_for(target)
     logged = skipped = 0
     with RunStore(store, readonly=True) as rs:
         if study is not None:

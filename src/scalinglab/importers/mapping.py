@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, OptionError, ParameterError, argument_error
 
 #: standard columns a ``--map`` may name, and what they mean
 TARGETS: dict[str, str] = {
@@ -89,12 +89,12 @@ INSTALL = {
 
 
 def require(module: str, extra: str) -> Any:
-    """Import an optional library, or an :class:`OptionError` naming the pip command."""
+    """Import an optional library, or an error naming the pip command that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise OptionError("SOURCE", f"reading or writing {extra} runs needs the {extra} extra "
-                          f"({INSTALL[extra]}): {exc}") from None
+        raise ParameterError("source", f"reading or writing {extra} runs needs the {extra} "
+                             f"extra ({INSTALL[extra]}): {exc}") from None
 
 
 def norm_key(key: str) -> str:
@@ -129,7 +129,7 @@ def flatten(obj: Mapping[str, Any], prefix: str = "", sep: str = ".") -> dict[st
     return out
 
 
-def parse_map(items: Iterable[str] | str | None, option: str = "--map") -> dict[str, str]:
+def parse_map(items: Iterable[str] | str | None, option: str = "items") -> dict[str, str]:
     """``"loss=val/loss,N=model/params"`` (or a list of such) -> ``{"loss": "val/loss", ...}``."""
     if items is None:
         return {}
@@ -142,24 +142,24 @@ def parse_map(items: Iterable[str] | str | None, option: str = "--map") -> dict[
             if not part:
                 continue
             if "=" not in part:
-                raise OptionError(option, f"expected COLUMN=KEY (e.g. loss=val/loss), got "
+                raise argument_error(option, f"expected COLUMN=KEY (e.g. loss=val/loss), got "
                                   f"{part!r}")
             k, v = (s.strip() for s in part.split("=", 1))
             if k not in TARGETS:
-                raise OptionError(option, f"unknown column {k!r}; map one of "
-                                  f"{', '.join(TARGETS)}")
+                raise argument_error(option, f"unknown column {k!r}; map one of "
+                                     f"{', '.join(TARGETS)}")
             if not v:
-                raise OptionError(option, f"{k}= names no key")
+                raise argument_error(option, f"{k}= names no key")
             out[k] = v
     return out
 
 
-def parse_set(items: Iterable[str] | None) -> dict[str, Any]:
+def parse_set(items: Iterable[str] | None, option: str = "items") -> dict[str, Any]:
     """``--set batch_size=8`` -> ``{"batch_size": 8.0}`` (numbers where they parse)."""
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
-            raise OptionError("--set", f"expected KEY=VALUE, got {item!r}")
+            raise argument_error(option, f"expected KEY=VALUE, got {item!r}")
         k, v = (s.strip() for s in item.split("=", 1))
         x = number(v)
         out[k] = v if math.isnan(x) else x
@@ -362,7 +362,7 @@ class _Notes:
 
 def _source_of(col: str, wk: tuple[str, str] | None, mapped: bool) -> str:
     assert wk is not None
-    how = "--map" if mapped else "recognised"
+    how = "mapped" if mapped else "recognised"
     return f"{col} from {wk[0]} {wk[1]!r} ({how})"
 
 
@@ -526,9 +526,9 @@ def build(raw: Sequence[RawRun], *, source: str, importer: str,
             continue
         if not any(key in r.metric_keys() or key in r.config for r in raw):
             metrics, config = keys_found(raw)
-            raise OptionError("--map", f"{target}={key}: no run of {source} has a metric or "
-                              f"config key {key!r}; metric keys: {_listing(metrics)}; config "
-                              f"keys: {_listing(config)}")
+            raise ParameterError("mapping", f"{target}={key}: no run of {source} has a metric "
+                                 f"or config key {key!r}; metric keys: {_listing(metrics)}; "
+                                 f"config keys: {_listing(config)}")
     notes = _Notes()
     rows: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
@@ -546,8 +546,9 @@ def build(raw: Sequence[RawRun], *, source: str, importer: str,
         raise InputError(
             f"cannot map the {len(raw)} run(s) of this {importer} source onto N, D, C and loss "
             f"({reasons}). Metric keys found: {_listing(metrics)}. Config keys found: "
-            f"{_listing(config)}. Name them with --map loss=KEY,N=KEY,D=KEY (or C=KEY), or "
-            "give constants with --set KEY=VALUE", source=source)
+            f"{_listing(config)}. Name them with a mapping (scalinglab import --map "
+            "loss=KEY,N=KEY,D=KEY (or C=KEY); Python: mapping={'loss': KEY, ...}), or give "
+            "constants (--set KEY=VALUE; constants={KEY: VALUE})", source=source)
     out_notes = [f"{len(ids)} run(s) left out ({why}): {', '.join(ids[:5])}"
                  + (" ..." if len(ids) > 5 else "") for why, ids in skipped.items()]
     conv = {**notes.conventions(len(rows)), **dict(conventions or {})}

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, ParameterError
 from scalinglab.importers.mapping import (
     EXPORT_PREFIX,
     Imported,
@@ -86,8 +86,8 @@ def _experiments(client: Any, names: Sequence[str] | None, source: str) -> list[
     for name in names:
         hit = [e for e in exps if e.name == name or e.experiment_id == name]
         if not hit:
-            raise OptionError("--experiment", f"no experiment {name!r} in {source}; the "
-                              f"experiments are {', '.join(e.name for e in exps) or '(none)'}")
+            raise ParameterError("experiments", f"no experiment {name!r} in {source}; the "
+                                 f"experiments are {', '.join(e.name for e in exps) or '(none)'}")
         out.extend(hit)
     return out
 
@@ -117,7 +117,7 @@ def read_mlflow(source: str, *, experiments: Sequence[str] | None = None,
         runs = _search(client, [e.experiment_id for e in exps], filter_string)
     except mlflow.exceptions.MlflowException as exc:
         if "filter" in str(exc).lower() and filter_string:
-            raise OptionError("--filter", f"{filter_string!r}: {exc}") from None
+            raise ParameterError("filter_string", f"{filter_string!r}: {exc}") from None
         raise InputError(f"MLflow could not read it: {exc}", source=source) from None
     exp_names = {e.experiment_id: e.name for e in exps}
     raw: list[RawRun] = []

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, ParameterError
 from scalinglab.importers.mapping import (
     Imported,
     RawRun,
@@ -159,14 +159,14 @@ def read_wandb_api(entity: str | None, project: str, *, filters: str | None = No
     """The finished runs of ``entity/project`` through ``wandb.Api()`` (network, login)."""
     wandb = require("wandb", "wandb")
     if os.environ.get("WANDB_MODE") in ("offline", "disabled"):
-        raise OptionError("--project", "WANDB_MODE is offline/disabled: the W&B API needs the "
-                          "network; read the offline run folders (wandb/) instead")
+        raise ParameterError("project", "WANDB_MODE is offline/disabled: the W&B API needs "
+                             "the network; read the offline run folders (wandb/) instead")
     path = f"{entity}/{project}" if entity else project
     try:
         flt = json.loads(filters) if filters else None
     except ValueError as exc:
-        raise OptionError("--filter", f"with --project the filter is W&B's JSON filter "
-                          f"({exc})") from None
+        raise ParameterError("filters", f"with a project the filter is W&B's JSON filter "
+                             f"({exc})") from None
     try:
         api = wandb.Api(timeout=30)
         runs = list(api.runs(path, filters=flt))

@@ -119,7 +119,7 @@ def write_findings(path: str | Path, findings: Sequence[Finding], meta: Mapping[
     target = Path(path)
     doc = {**meta, "rule": RULE, "counts": verdict_counts(findings),
            "findings": [f.to_json() for f in findings]}
-    write_json(target, to_jsonable(doc), option="--out")
+    write_json(target, to_jsonable(doc), option="out")
     return target
 
 

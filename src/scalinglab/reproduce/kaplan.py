@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scalinglab.console import err_console
-from scalinglab.errors import OptionError
+from scalinglab.errors import OptionError, ParameterError
 from scalinglab.reproduce.findings import Finding
 from scalinglab.reproduce.kaplan_design import DEFAULT_DATA, FULL, QUICK, KaplanProfile
 
@@ -176,13 +176,13 @@ def reproduce_kaplan(out: str | Path, *, quick: bool = False, data: str = DEFAUL
     from scalinglab.reproduce.kaplan_design import kaplan_specs
 
     if executor not in ("local", "ray"):
-        raise OptionError("--executor", f"use local or ray, got {executor!r}")
+        raise ParameterError("executor", f"use local or ray, got {executor!r}")
     if bootstrap is not None and bootstrap < 0:
-        raise OptionError("--bootstrap", f"must be >= 0, got {bootstrap}")
+        raise ParameterError("bootstrap", f"must be >= 0, got {bootstrap}")
     t0 = time.perf_counter()
     profile = profile or (QUICK if quick else FULL)
     if device not in ("cpu", "cuda"):
-        raise OptionError("--device", f"use cpu or cuda, got {device!r}")
+        raise ParameterError("device", f"use cpu or cuda, got {device!r}")
     specs = kaplan_specs(profile, data, seed, device)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 DEFAULT_DATA = "kjv"
 #: warmup steps of every batch-sweep run (the same for every batch size)
@@ -136,7 +136,7 @@ def kaplan_specs(profile: KaplanProfile, data: str = DEFAULT_DATA, seed: int = 0
     p = profile
     _base = functools.partial(_base_spec, device=device)
     if data.startswith("synthetic:"):
-        raise OptionError("--data", "Kaplan's findings on data size, overfitting and transfer "
+        raise ParameterError("data", "Kaplan's findings on data size, overfitting and transfer "
                           "need a finite text corpus; use kjv, shakespeare or a text path")
     widths = sorted(p.widths, reverse=True)
     tokens = [p.ladder_tokens, *(p.ladder_tokens * f for f in sorted(p.grid_fractions,
