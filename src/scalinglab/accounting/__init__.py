@@ -1,4 +1,9 @@
-"""Parameter and FLOP accounting for decoder-only Transformers (NumPy-free, exact integers).
+"""Parameter and FLOP accounting for decoder-only Transformers.
+
+Counts are exact Python integers (the shape arithmetic needs no NumPy); the shape search,
+the convention conversion (:mod:`~scalinglab.accounting.convert`, NumPy and pandas) and the
+HF config reader build on them.
+
 
 * :class:`ModelShape`: a validated shape (depth, width, heads, GQA, MLP kind, MoE, ...).
 * :func:`count_params` -> :class:`ParamCount` (total, embedding, non-embedding, head, active).
