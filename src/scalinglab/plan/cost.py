@@ -31,18 +31,29 @@ DEFAULT_MFU = 0.4
 class Cost:
     """Wall-clock and money for ``compute`` FLOPs on one kind of accelerator."""
 
+    #: the accelerator's key (``h100``) or ``custom``
     gpu: str
+    #: what it is, with the source of its peak
     description: str
+    #: dense BF16 peak, FLOP/s
     peak_flops: float
+    #: the assumed model FLOPs utilisation
     mfu: float
+    #: the model FLOPs to spend
     compute: float
+    #: compute / (peak x MFU) / 3600
     gpu_hours: float
+    #: price per GPU-hour, if given
     price_per_hour: float | None
+    #: gpu_hours x price_per_hour, if a price was given
     cost: float | None
+    #: GPUs for the wall-clock estimate, if given
     n_gpus: int | None
+    #: gpu_hours / n_gpus / 24, if n_gpus was given
     days: float | None
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict without the fields that were not given."""
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 

@@ -44,25 +44,44 @@ _GRID = 401
 
 @dataclass
 class InferencePlan:
-    """An inference-aware plan and its Chinchilla-optimal reference of equal loss."""
+    """An inference-aware plan (Sardana et al. 2024) and its Chinchilla-optimal reference of
+    equal loss. FLOPs: training 6 N D, inference 2 N per token."""
 
+    #: the law's name
     law: str
+    #: the loss both plans reach, nats/token
     target_loss: float
+    #: lifetime inference tokens
     inference_tokens: float
+    #: cost of an inference FLOP relative to a training FLOP
     inference_cost_ratio: float
+    #: the inference-aware parameter count (the law's N convention)
     N_opt: float
+    #: its training tokens
     D_opt: float
+    #: D_opt / N_opt
     tokens_per_param: float
+    #: 6 N_opt D_opt
     training_compute: float
+    #: 2 N_opt x inference tokens
     inference_compute: float
+    #: training + inference_cost_ratio x inference FLOPs
     total_compute: float
+    #: the Chinchilla-optimal plan of the same loss (N_opt, D_opt and its FLOPs)
     chinchilla: dict[str, float]
+    #: lifetime FLOPs saved against the Chinchilla-optimal plan
     saving: float
+    #: saving / the Chinchilla-optimal plan's lifetime FLOPs
     saving_fraction: float
+    #: quantity -> [low, high] at :attr:`level`, from the fit's bootstrap draws
     intervals: dict[str, list[float]] = field(default_factory=dict)
+    #: the interval level
     level: float | None = None
+    #: how many draws the intervals come from
     n_draws: int | None = None
+    #: what N, D, C and the loss mean here
     conventions: dict[str, str] = field(default_factory=dict)
+    #: what the plan should not be trusted for
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -74,6 +93,7 @@ class InferencePlan:
         return self.training_compute
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict without the empty fields."""
         out = asdict(self)
         return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
 

@@ -291,26 +291,46 @@ class Objective:
 # ============================================================================ results
 @dataclass
 class ComputePlan:
-    """One compute-optimal plan (see :func:`plan_compute` / :func:`plan_for_loss`)."""
+    """One compute-optimal plan (see :func:`plan_compute` / :func:`plan_for_loss`). Units and
+    conventions are in :attr:`conventions` (N as the law's N column, C = 6ND FLOPs, loss in
+    nats/token)."""
 
+    #: the law's name
     law: str
+    #: ``closed-form`` (Hoffmann et al.'s allocation) or ``numeric`` (a 1-D search along C)
     method: str
+    #: the training budget C (FLOPs, C = 6 N D)
     compute: float
+    #: the compute-optimal parameter count (the law's N convention)
     N_opt: float
+    #: the compute-optimal training tokens (repeats included)
     D_opt: float
+    #: the predicted loss at (N_opt, D_opt), nats/token
     loss: float
+    #: D_opt / N_opt
     tokens_per_param: float
+    #: unique tokens U of a data-constrained plan (Muennighoff et al.), else None
     unique_tokens: float | None = None
+    #: D_opt / U, the epochs a data-constrained plan repeats its data
     epochs: float | None = None
+    #: the target loss of :func:`plan_for_loss`, else None
     target_loss: float | None = None
+    #: quantity -> [low, high] at :attr:`level`, from the fit's bootstrap draws
     intervals: dict[str, list[float]] = field(default_factory=dict)
+    #: the interval level (e.g. 0.8)
     level: float | None = None
+    #: how many draws the intervals come from
     n_draws: int | None = None
+    #: the N range whose loss is within ``tolerance`` of the optimum (``N``, ``loss_max``,
+    #: ``tolerance``)
     band: dict[str, Any] | None = None
+    #: what N, D, C and the loss mean here
     conventions: dict[str, str] = field(default_factory=dict)
+    #: what the plan should not be trusted for (an unidentified fit, extrapolation, ...)
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict without the empty fields."""
         out = asdict(self)
         return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
 
