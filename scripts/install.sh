@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install scalinglab with its extras.
 # torch is installed first as the CPU build 2.13.0 so that the `train` extra's range
-# (torch>=2.2) is already satisfied and no multi-GB CUDA build is pulled. On a GPU box, install
+# (torch>=2.5, as pyproject.toml says: the model's attention uses enable_gqa, new in 2.5) is
+# already satisfied and no multi-GB CUDA build is pulled. On a GPU box, install
 # the torch build you want first (or set SCALINGLAB_TORCH="torch==X"), then run this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -206,3 +206,16 @@ def test_train_json_unwritable_is_refused_before_training(cli, tmp_path) -> None
     code, _o, err = cli("train", *TINY, "--out", str(out), "--json", str(folder))
     _one_error(code, err, "option --json", "folder")
     assert not (out / "result.json").exists()
+
+
+def test_install_script_states_the_torch_minimum_of_pyproject() -> None:
+    """scripts/install.sh explains the ``train`` extra's torch range: the same minimum as
+    pyproject.toml (they once said 2.2 and 2.5)."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    extra = re.search(r'^train = \[(.*)\]$', (root / "pyproject.toml").read_text(), re.M)
+    assert extra is not None
+    pinned = set(re.findall(r'"torch>=([\d.]+)"', extra.group(1)))
+    stated = set(re.findall(r"torch>=([\d.]+)", (root / "scripts" / "install.sh").read_text()))
+    assert len(pinned) == 1 and stated == pinned

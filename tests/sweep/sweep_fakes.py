@@ -20,6 +20,9 @@ CRASH_SEED = 14
 FLAKY_SEED = 15
 
 
+#: seconds every fake run sleeps (set in the environment of the sweep)
+SLEEP_ENV = "SWEEP_FAKE_SLEEP_S"
+
 def calls(out_dir: Path) -> int:
     """How many times a run function was called for the run in ``out_dir``."""
     p = Path(out_dir) / "calls.txt"
@@ -41,7 +44,9 @@ def ok_run(config: dict[str, Any], out_dir: Path, threads: int) -> dict[str, Any
         os._exit(7)
     if seed == FLAKY_SEED and calls(out_dir) == 1:
         raise RuntimeError("fails on the first attempt only")
-    time.sleep(float(config.get("sleep_s", 0.0)))  # a fake-only option (spec `train:`)
+    # a fake-only option: in the run config (given to an executor directly), or for a whole
+    # sweep in the environment (a spec's `train:` takes trainer options only)
+    time.sleep(float(config.get("sleep_s", os.environ.get(SLEEP_ENV, 0.0))))
     n = n_params(config)
     d = int(config["tokens"])
     lr = config.get("lr") or 1e-3

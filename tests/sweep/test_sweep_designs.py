@@ -103,14 +103,37 @@ def test_seeds_and_lr_sweep_multiply_runs_and_share_a_tuning_key(grid_spec):
 
 
 def test_lr_factors_multiply_the_trainers_default_rule(grid_spec):
-    pytest.importorskip("torch")
-    from scalinglab.train.config import kaplan_lr
-
+    """Without torch too (the rule lives in the trainer's config module, pydantic only)."""
     grid_spec["lr_sweep"] = {"factors": [0.5, 2.0]}
     exp = expand(parse_spec(grid_spec))
     r = exp.runs[0]
-    base = kaplan_lr(n_params(r.config, "nonembedding"))
+    # Kaplan et al. 2020, "Scaling Laws for Neural Language Models", Eq. D.1 (App. D.6):
+    # LR(N) ~ 0.003239 - 0.0001395 log(N), N non-embedding
+    base = 0.003239 - 0.0001395 * math.log(n_params(r.config, "nonembedding"))
     assert [x.config["lr"] for x in exp.runs[:2]] == pytest.approx([0.5 * base, 2 * base])
+
+
+def test_a_spec_on_gpu_n_runs_its_workers_on_that_gpu(grid_spec, monkeypatch):
+    """``device: cuda:N`` pins the sweep to GPU N: each local worker sees that GPU alone, so
+    its runs use ``cuda``."""
+    import scalinglab.sweep.driver as driver
+
+    spec = parse_spec({**grid_spec, "device": "cuda:1"})
+    assert execution_config(spec, expand(spec).runs[0].config)["device"] == "cuda"
+    monkeypatch.setattr(driver, "visible_gpus", lambda: ["4", "7"])  # CUDA_VISIBLE_DEVICES
+    ex = driver._executor("local", run_fn=lambda *a: None, n_todo=4, workers=None,
+                          address=None, largest=0, spec=spec, ray_num_cpus=None)
+    assert ex._gpus == ("7",) and ex.capacity == 1
+    with pytest.raises(InputError, match="cuda:2 but only 2 CUDA"):
+        driver._executor("local", run_fn=lambda *a: None, n_todo=4, workers=None,
+                         address=None, largest=0, spec=parse_spec({**grid_spec,
+                                                                   "device": "cuda:2"}),
+                         ray_num_cpus=None)
+    auto = parse_spec({**grid_spec, "device": "auto"})
+    ex = driver._executor("local", run_fn=lambda *a: None, n_todo=4, workers=None,
+                          address=None, largest=0, spec=auto, ray_num_cpus=None)
+    assert ex._gpus == ("4", "7")  # auto on a GPU machine: its GPUs
+    assert execution_config(auto, expand(auto).runs[0].config)["device"] == "auto"
 
 
 def test_identity_ignores_execution_settings_but_not_what_is_computed(grid_spec):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -190,11 +191,11 @@ print(json.dumps({{"interrupted": s.interrupted, "counts": s.counts}}))
 
 
 def test_ctrl_c_stops_cleanly_and_the_runs_resume(tmp_path, grid_spec):
-    grid_spec["train"] = {"sleep_s": 30}
     store = tmp_path / "s.db"
     script = SCRIPT.format(here=str(HERE), spec=json.dumps(grid_spec), store=str(store))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, sweep_fakes.SLEEP_ENV: "30"})
     deadline = time.monotonic() + 60
     running = 0
     while time.monotonic() < deadline and running < 2:

@@ -113,8 +113,11 @@ def test_bad_spec_on_the_command_line_is_one_line_and_exit_2(cli, tmp_path):
 
 @pytest.mark.train
 @pytest.mark.parametrize(("train", "expected"), [
-    ("{bogus: 1}", "key train.bogus: Extra inputs are not permitted"),
-    ("{positions: rotary}", "option --positions: rotary positions need an even head dimension"),
+    ("{bogus: 1}", "key train.bogus: unknown key: not a trainer option"),
+    ("{dropuot: 0.1}", "key train.dropuot: unknown key: not a trainer option; did you mean "
+                       "'dropout'?"),
+    ("{dropout: 1.5}", "key train.dropout: Input should be less than 1 (got 1.5)"),
+    ("{positions: rotary}", "argument positions: rotary positions need an even head dimension"),
 ])
 def test_options_the_trainer_refuses_are_caught_before_anything_runs(cli, tmp_path, train,
                                                                      expected):
@@ -124,3 +127,59 @@ def test_options_the_trainer_refuses_are_caught_before_anything_runs(cli, tmp_pa
     code, _, err = cli("sweep", "run", str(p), "--store", str(tmp_path / "s.db"))
     assert code == 2 and expected in err.replace("\n", " ") and str(p) in err.replace("\n", "")
     assert not (tmp_path / "s.db").exists()
+
+
+#: the devices the trainer takes (``TrainConfig.device``): cpu, cuda, cuda:N (any index), mps,
+#: auto; nothing else
+@pytest.mark.parametrize(("device", "ok"), [
+    ("cpu", True), ("cuda", True), ("cuda:0", True), ("cuda:3", True), ("mps", True),
+    ("auto", True), ("tpu", False), ("cuda:", False), ("cuda:x", False), ("gpu:0", False),
+    ("CPU", False),
+])
+def test_a_spec_takes_exactly_the_devices_the_trainer_takes(device, ok):
+    from scalinglab.errors import ParameterError
+    from scalinglab.train.config import TrainConfig
+
+    try:
+        TrainConfig(n_layer=1, d_model=16, n_head=1, context=8, batch_size=1, tokens=8,
+                    device=device)
+        trainer_ok = True
+    except ParameterError:
+        trainer_ok = False
+    assert trainer_ok == ok
+    spec = {"name": "s", "context": 8, "batch_size": 1, "device": device,
+            "design": DESIGNS["grid"]}
+    if ok:
+        assert parse_spec(spec).device == device
+    else:
+        with pytest.raises(InputError, match="key device: unknown device"):
+            parse_spec(spec)
+
+
+def test_the_keys_a_spec_shares_with_the_trainer_are_the_trainers():
+    from scalinglab.train.config import TrainConfig
+
+    spec = parse_spec({"name": "s", "context": 8, "batch_size": 1, "design": DESIGNS["grid"]})
+    shared = set(StudySpec.model_fields) & set(TrainConfig.model_fields)
+    assert shared == {"data", "tokenizer", "context", "batch_size", "schedule", "lr", "device",
+                      "eval_every", "checkpoint_every"}
+    for key in shared - {"context", "batch_size"}:  # (required in both)
+        assert getattr(spec, key) == TrainConfig.model_fields[key].default, key
+    with pytest.raises(InputError, match="key schedule: Input should be 'cosine', 'wsd' or "
+                                         "'constant'"):
+        parse_spec({"name": "s", "context": 8, "batch_size": 1, "schedule": "linear",
+                    "design": DESIGNS["grid"]})
+
+
+def test_train_options_are_checked_and_kept_as_written():
+    """``train:`` is checked against TrainConfig's fields, but its values are kept as written
+    (they enter the runs' identities: 0 must stay 0, not become 0.0)."""
+    base = {"name": "s", "context": 8, "batch_size": 1, "design": DESIGNS["grid"]}
+    spec = parse_spec({**base, "train": {"weight_decay": 0}})
+    assert spec.train == {"weight_decay": 0} and type(spec.train["weight_decay"]) is int
+    assert spec.model_dump()["train"] == {"weight_decay": 0}
+    for train, key in [({"beta2": 1.0}, "train.beta2"), ({"schedule": "wsd"}, "train"),
+                       ({"decay_fraction": 0}, "train.decay_fraction"),
+                       ({"warmup": 3}, "train.warmup")]:
+        with pytest.raises(InputError, match=rf"key {key}[:. ]"):
+            parse_spec({**base, "train": train})

@@ -84,7 +84,7 @@ def test_resume_of_finished_run_returns_stored_result(tiny: Callable[..., Any],
 def test_resume_rejects_a_different_config(tiny: Callable[..., Any], tmp_path: Path) -> None:
     train(tiny(checkpoint_every=5), tmp_path, progress=False)
     (tmp_path / "result.json").unlink()
-    with pytest.raises(OptionError, match=r"--resume.*batch_size"):
+    with pytest.raises(OptionError, match=r"^argument resume: .*batch_size"):
         train(tiny(checkpoint_every=5, batch_size=4), tmp_path, resume=True, progress=False)
 
 
@@ -143,7 +143,7 @@ def test_bad_data_and_context(tiny: Callable[..., Any], tmp_path: Path) -> None:
         train(tiny(data=str(tmp_path / "missing.txt")), tmp_path / "r", progress=False)
     small = tmp_path / "small.txt"
     small.write_text("tiny corpus " * 20)
-    with pytest.raises(OptionError, match=r"--context.*larger than"):
+    with pytest.raises(OptionError, match=r"^argument context: .*larger than"):
         train(tiny(data=str(small), context=64), tmp_path / "r", progress=False)
 
 

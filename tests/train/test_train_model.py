@@ -13,7 +13,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from scalinglab.accounting import ModelShape, count_params, flops_per_token
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 from scalinglab.train import GPT, TrainConfig, gpu_peak_flops, kaplan_lr, lr_at, resolve_threads
 from scalinglab.train.hardware import cpu_peak_flops, resolve_device, retained_heap
 
@@ -101,18 +101,22 @@ def test_schedules() -> None:
     assert kaplan_lr(100_000) == pytest.approx(0.003239 - 0.0001395 * math.log(1e5))
 
 
-def test_config_errors_name_the_option() -> None:
+def test_config_errors_name_the_parameter() -> None:
+    """Library errors name the Python field (the CLI maps it onto the flag)."""
     base = dict(n_layer=2, d_model=64, n_head=4, context=32, batch_size=4, tokens=1000)
-    with pytest.raises(OptionError, match=r"--d-model.*not divisible"):
+    with pytest.raises(ParameterError, match=r"^argument d_model: .*not divisible"):
         TrainConfig(**{**base, "d_model": 60, "n_head": 8})
-    with pytest.raises(OptionError, match="--n-kv-head"):
+    with pytest.raises(ParameterError, match=r"^argument n_kv_head: "):
         TrainConfig(**{**base, "n_kv_head": 3})
-    with pytest.raises(OptionError, match="--positions"):
+    with pytest.raises(ParameterError, match=r"^argument positions: "):
         TrainConfig(**{**base, "d_model": 12, "n_head": 4, "positions": "rotary"})
-    with pytest.raises(OptionError, match="--flops-convention"):
+    with pytest.raises(ParameterError, match=r"^argument flops_convention: "):
         TrainConfig(**{**base, "flops_convention": "7N"})
-    with pytest.raises(OptionError, match="--device"):
-        TrainConfig(**{**base, "device": "tpu"})
+    for bad in ("tpu", "cuda:", "cuda:x", "cuda:-1", "CPU"):
+        with pytest.raises(ParameterError, match=r"^argument device: unknown device"):
+            TrainConfig(**{**base, "device": bad})
+    for good in ("cpu", "cuda", "cuda:0", "cuda:12", "mps", "auto"):
+        assert TrainConfig(**{**base, "device": good}).device == good
     with pytest.raises(ValueError, match="Extra inputs"):
         TrainConfig(**{**base, "n_layers": 3})
     cfg = TrainConfig(**base)
@@ -161,7 +165,7 @@ def test_gpu_peak_table() -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error")
 def test_cuda_requested_without_gpu() -> None:
-    with pytest.raises(OptionError, match="--device"):
+    with pytest.raises(ParameterError, match=r"^argument device: "):
         resolve_device("cuda")
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 
-from scalinglab.cli.options import Command, JsonOpt, emit_json, start_json
+from scalinglab.cli.options import Command, Group, JsonOpt, emit_json, start_json
 from scalinglab.console import Table, console, err_console
 from scalinglab.errors import InputError, OptionError
 
@@ -48,17 +48,23 @@ def _table(title: str, names: tuple[str, ...], right: tuple[str, ...]) -> Table:
     return table
 
 
-def _check_with_trainer(spec: Any, expansion: Any, source: str) -> None:
-    """Validate every run config with the trainer's ``TrainConfig`` before anything starts
-    (a bad ``train:`` option or a shape that does not divide is reported with the spec file)."""
-    from pydantic import ValidationError
-
+def _require_train_extra() -> None:
+    """Training needs torch (the ``train`` extra): say so before anything starts."""
     try:
-        from scalinglab.train import TrainConfig
+        import scalinglab.train.loop  # noqa: F401  (imports torch)
     except ImportError as exc:
         raise OptionError("sweep run", f"training needs the train extra "
                           f"(pip install 'scalinglab[train]'): {exc}") from None
+
+
+def _check_with_trainer(spec: Any, expansion: Any, source: str) -> None:
+    """Validate every run config with the trainer's ``TrainConfig`` before anything starts
+    (a bad ``train:`` option or a shape that does not divide is reported with the spec file;
+    ``TrainConfig`` needs pydantic only, so a dry run checks without torch too)."""
+    from pydantic import ValidationError
+
     from scalinglab.sweep.designs import execution_config
+    from scalinglab.train.config import TrainConfig
 
     for run in expansion.runs:
         try:
@@ -102,9 +108,9 @@ def _counts_line(counts: dict[str, int], total: int) -> str:
 def register(app: typer.Typer) -> None:
     """Add the ``sweep`` and ``runs`` command groups to ``app``."""
     sweep_app = typer.Typer(help="Run scaling studies (sweeps of training runs) into a run "
-                            "store.", no_args_is_help=True)
+                            "store.", no_args_is_help=True, cls=Group)
     runs_app = typer.Typer(help="Inspect and export the runs of a run store.",
-                           no_args_is_help=True)
+                           no_args_is_help=True, cls=Group)
     app.add_typer(sweep_app, name="sweep")
     app.add_typer(runs_app, name="runs")
 
@@ -147,14 +153,11 @@ def register(app: typer.Typer) -> None:
         from scalinglab.sweep.spec import check_data
 
         check_data(spec, str(spec_path))  # a missing data file: refused before any run
+        _check_with_trainer(spec, expansion, str(spec_path))  # bad `train:` values too
         if dry_run:
-            import importlib.util
-
-            if importlib.util.find_spec("torch") is not None:  # bad `train:` keys too
-                _check_with_trainer(spec, expansion, str(spec_path))
             console.print(_plan_table(spec, expansion, store))
             return
-        _check_with_trainer(spec, expansion, str(spec_path))
+        _require_train_extra()
         if executor == "ray":
             from scalinglab.sweep.ray_executor import _import_ray
 

@@ -24,16 +24,45 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+#: the options of ``train`` that are not ``TrainConfig`` fields (where the run goes, output)
+CLI_ONLY = ("out", "resume", "overwrite", "json_out", "quiet")
+
+
+def _token_count(value: float | None, option: str) -> int | None:
+    """A token count given as a number (``3e6``): a whole number in [1, MAX_TOKENS], or
+    None."""
+    from scalinglab.train.config import MAX_TOKENS
+
+    if value is None:
+        return None
+    if value != value or value < 1 or value > MAX_TOKENS:
+        raise OptionError(option, f"must be a number of tokens from 1 to {MAX_TOKENS:.0e}, "
+                          f"got {value}")
+    return round(value)
+
+
+def config_options(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``TrainConfig`` fields among the ``train`` command's parameters, in the config's
+    terms: token counts as whole numbers, ``--grad-clip 0`` as no clipping (None)."""
+    options = {k: v for k, v in params.items() if k not in CLI_ONLY}
+    options["tokens"] = _token_count(options["tokens"], "--tokens")
+    options["data_tokens"] = _token_count(options["data_tokens"], "--data-tokens")
+    if options["grad_clip"] == 0:
+        options["grad_clip"] = None
+    return options
+
+
 def build_config(options: dict[str, Any]) -> Any:
-    """A :class:`~scalinglab.train.TrainConfig` from CLI options (None = default); pydantic's
-    validation errors become an :class:`OptionError` naming the option."""
+    """A :class:`~scalinglab.train.TrainConfig` from CLI options (every option given, None
+    where the config's default is None); pydantic's validation errors become an
+    :class:`OptionError` naming the option, and the config's own checks raise a
+    :class:`~scalinglab.errors.ParameterError` that the command maps onto its flag."""
     from pydantic import ValidationError
 
     from scalinglab.train.config import TrainConfig
 
-    given = {k: v for k, v in options.items() if v is not None}
     try:
-        return TrainConfig(**given)
+        return TrainConfig(**options)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err.get("loc") else "config"
@@ -105,80 +134,98 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train", cls=Command)
     def train_cmd(
+        ctx: typer.Context,
+        # ------------------------------------------------------------------ shape
         n_layer: Annotated[int, typer.Option("--n-layer", help="Transformer blocks")],
         d_model: Annotated[int, typer.Option("--d-model", help="residual width")],
         n_head: Annotated[int, typer.Option("--n-head", help="attention heads")],
         context: Annotated[int, typer.Option("--context", help="tokens per sequence")],
         batch_size: Annotated[int, typer.Option("--batch-size", help="sequences per step")],
-        tokens: Annotated[float, typer.Option("--tokens",
-                                              help="training tokens, e.g. 3e6")],
-        lr: Annotated[float | None, typer.Option(help="peak learning rate "
-                                                 "(default: Kaplan's LR(N))")] = None,
-        schedule: Annotated[str, typer.Option(help="cosine | wsd | constant")] = "cosine",
-        warmup_steps: Annotated[int | None, typer.Option(help="default 5% of steps")] = None,
-        data: Annotated[str, typer.Option(help="builtin | kjv | shakespeare | stdlib | gcide "
-                                          "| PATH (text file, folder, .jsonl, .parquet)")
-                        ] = "builtin",
-        text_field: Annotated[str, typer.Option(help="JSONL/Parquet text field")] = "text",
-        ood_data: Annotated[str, typer.Option(help="out-of-distribution corpus: auto | none "
-                                              "| a --data value")] = "auto",
-        tokenizer: Annotated[str, typer.Option(help="bytes | bpe:VOCAB")] = "bytes",
-        seed: Annotated[int, typer.Option(help="random seed")] = 0,
+        tokens: Annotated[float, typer.Option(
+            "--tokens", help="training tokens, e.g. 3e6 (rounded up to whole steps)")],
+        d_ff: Annotated[int | None, typer.Option(help="MLP width (default 4 d_model)")] = None,
+        n_kv_head: Annotated[int | None, typer.Option(
+            help="key/value heads (GQA; default n_head)")] = None,
         positions: Annotated[str, typer.Option(help="learned | rotary | none")] = "learned",
         mlp: Annotated[str, typer.Option(help="gelu | swiglu")] = "gelu",
         norm: Annotated[str, typer.Option(help="layernorm | rmsnorm")] = "layernorm",
-        d_ff: Annotated[int | None, typer.Option(help="MLP width (default 4 d_model)")] = None,
-        n_kv_head: Annotated[int | None, typer.Option(help="key/value heads (GQA)")] = None,
-        bias: Annotated[bool, typer.Option("--bias/--no-bias")] = True,
-        tied: Annotated[bool, typer.Option("--tied/--untied")] = True,
-        dropout: Annotated[float, typer.Option()] = 0.0,
-        weight_decay: Annotated[float, typer.Option()] = 0.1,
-        grad_clip: Annotated[float | None, typer.Option()] = 1.0,
+        bias: Annotated[bool, typer.Option(
+            "--bias/--no-bias", help="biases in linear layers and norms")] = True,
+        tied: Annotated[bool, typer.Option(
+            "--tied/--untied", help="output head tied to the token embedding")] = True,
+        dropout: Annotated[float, typer.Option(help="dropout rate, in [0, 1)")] = 0.0,
+        # ------------------------------------------------------------------ optimiser
+        lr: Annotated[float | None, typer.Option(
+            help="peak learning rate (default: Kaplan's LR(N), Eq. D.1)")] = None,
+        min_lr_ratio: Annotated[float, typer.Option(
+            help="final LR / peak LR, in [0, 1] (cosine, wsd)")] = 0.0,
+        schedule: Annotated[str, typer.Option(help="cosine | wsd | constant")] = "cosine",
+        warmup_steps: Annotated[int | None, typer.Option(
+            help="linear warmup steps (default 5% of steps, at most 3000)")] = None,
+        decay_fraction: Annotated[float, typer.Option(
+            help="wsd: fraction of the steps in the final decay, in (0, 1]")] = 0.2,
+        weight_decay: Annotated[float, typer.Option(
+            help="AdamW weight decay (matrices and embeddings)")] = 0.1,
+        beta1: Annotated[float, typer.Option(help="AdamW beta1, in [0, 1)")] = 0.9,
+        beta2: Annotated[float, typer.Option(help="AdamW beta2, in [0, 1)")] = 0.95,
+        eps: Annotated[float, typer.Option(help="AdamW epsilon")] = 1e-8,
+        grad_clip: Annotated[float, typer.Option(
+            help="maximum gradient norm (0: no clipping)")] = 1.0,
+        # ------------------------------------------------------------------ data
+        data: Annotated[str, typer.Option(
+            help="builtin | kjv | shakespeare | stdlib | gcide | synthetic:NAME | PATH (text "
+                 "file, folder, .jsonl, .parquet)")] = "builtin",
+        text_field: Annotated[str, typer.Option(help="JSONL/Parquet text field")] = "text",
+        tokenizer: Annotated[str, typer.Option(help="bytes | bpe:VOCAB")] = "bytes",
+        ood_data: Annotated[str, typer.Option(
+            help="out-of-distribution corpus: auto | none | a --data value")] = "auto",
+        val_fraction: Annotated[float, typer.Option(
+            help="validation split of the corpus, in (0, 0.5)")] = 0.05,
+        data_tokens: Annotated[float | None, typer.Option(
+            help="unique training tokens: the training split cut to this many, repeated as "
+                 "needed (default: all of it)")] = None,
+        seed: Annotated[int, typer.Option(help="random seed (initialisation, batches)")] = 0,
+        # ------------------------------------------------------------------ evaluation
         eval_every: Annotated[int | None, typer.Option(help="steps (default: 10 evals)")
                               ] = None,
         eval_tokens: Annotated[int, typer.Option(help="validation tokens per eval")
                                ] = 65_536,
-        noise_scale: Annotated[bool, typer.Option("--noise-scale",
-                                                  help="estimate B_simple at each eval")
-                               ] = False,
-        flops_convention: Annotated[str, typer.Option(help="6N | 6N-nonembedding | 6N-head "
-                                                      "| kaplan | chinchilla | palm")] = "6N",
-        checkpoint_every: Annotated[int | None, typer.Option(help="steps between "
-                                                             "checkpoints")] = None,
-        out: Annotated[Path | None, typer.Option(help="run folder (default: under the "
-                                                 "cache, by config hash)")] = None,
-        resume: Annotated[bool, typer.Option("--resume", help="continue from the latest "
-                                             "checkpoint in --out")] = False,
-        overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the run already "
-                                                "in --out (its result and checkpoint)")
-                             ] = False,
-        device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N | auto")] = "cpu",
+        final_eval_tokens: Annotated[int | None, typer.Option(
+            help="validation tokens of the last eval (default: --eval-tokens)")] = None,
+        noise_scale: Annotated[bool, typer.Option(
+            "--noise-scale", help="estimate B_simple at each eval")] = False,
+        noise_scale_batches: Annotated[int, typer.Option(
+            help="batches per noise-scale estimate (>= 2)")] = 8,
+        flops_convention: Annotated[str, typer.Option(
+            help="6N | 6N-nonembedding | 6N-head | kaplan | chinchilla | palm")] = "6N",
+        checkpoint_every: Annotated[int | None, typer.Option(
+            help="steps between checkpoints")] = None,
+        # ------------------------------------------------------------------ hardware
+        device: Annotated[str, typer.Option(help="cpu | cuda | cuda:N | mps | auto")] = "cpu",
         precision: Annotated[str, typer.Option(help="auto | fp32 | bf16")] = "auto",
-        compile_model: Annotated[bool, typer.Option("--compile",
-                                                    help="torch.compile the model")] = False,
-        threads: Annotated[int | None, typer.Option(help="CPU threads (default: cores / "
-                                                    "$SCALINGLAB_CONCURRENT_RUNS)")] = None,
+        compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model")
+                           ] = False,
+        threads: Annotated[int | None, typer.Option(
+            help="CPU threads (default: cores / $SCALINGLAB_CONCURRENT_RUNS)")] = None,
         peak_flops: Annotated[float | None, typer.Option(help="device peak FLOP/s for MFU")
                               ] = None,
-        json_out: Annotated[str | None, typer.Option("--json", help="write the result as "
-                                                     "JSON to this file ('-': stdout)")
-                            ] = None,
+        # ------------------------------------------------------------------ not the config's
+        out: Annotated[Path | None, typer.Option(
+            help="run folder (default: under the cache, by config hash)")] = None,
+        resume: Annotated[bool, typer.Option(
+            "--resume", help="continue from the latest checkpoint in --out")] = False,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="replace the run already in --out (its result and "
+            "checkpoint)")] = False,
+        json_out: Annotated[str | None, typer.Option(
+            "--json", help="write the result as JSON to this file ('-': stdout)")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", help="no progress bar")] = False,
     ) -> None:
-        """Train one GPT-style model and record losses, N, FLOPs, tokens/s, MFU and the curve."""
-        if tokens != tokens or tokens < 1 or tokens > 1e15:
-            raise OptionError("--tokens", f"must be a positive number of tokens, got {tokens}")
-        options = dict(
-            n_layer=n_layer, d_model=d_model, n_head=n_head, context=context,
-            batch_size=batch_size, tokens=round(tokens), lr=lr, schedule=schedule,
-            warmup_steps=warmup_steps, data=data, text_field=text_field, ood_data=ood_data,
-            tokenizer=tokenizer, seed=seed, positions=positions, mlp=mlp, norm=norm, d_ff=d_ff,
-            n_kv_head=n_kv_head, bias=bias, tied=tied, dropout=dropout,
-            weight_decay=weight_decay, grad_clip=grad_clip, eval_every=eval_every,
-            eval_tokens=eval_tokens, noise_scale=noise_scale,
-            flops_convention=flops_convention, checkpoint_every=checkpoint_every,
-            device=device, precision=precision, compile=compile_model, threads=threads,
-            peak_flops=peak_flops)
+        """Train one GPT-style model and record losses, N, FLOPs, tokens/s, MFU and the curve.
+
+        Every option but the last group is a field of ``TrainConfig`` (same name, default and
+        allowed values)."""
+        options = config_options(ctx.params)
         cfg = build_config(options)
         try:
             from scalinglab.train import TrainingInterrupted, train

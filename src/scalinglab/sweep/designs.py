@@ -28,6 +28,8 @@ from scalinglab.sweep.spec import (
     ShapeDesign,
     StudySpec,
 )
+from scalinglab.train.config import RESUMABLE_CHANGES
+from scalinglab.train.config import default_lr as trainer_lr
 
 #: tokens per parameter of the Chinchilla-optimal model (Hoffmann et al. 2022), used to centre
 #: automatic IsoFLOP sizes: N_opt ~ sqrt(C / (6 * 20)).
@@ -54,8 +56,7 @@ class _Point:
 #: trainer options that change how fast or where a run computes, not what it computes (the
 #: trainer's ``RESUMABLE_CHANGES``): they are not part of a run's identity, so changing them in
 #: a spec neither duplicates runs nor stops interrupted ones from resuming.
-EXECUTION_KEYS = frozenset({"threads", "compile", "checkpoint_every", "peak_flops", "device",
-                            "precision"})
+EXECUTION_KEYS = RESUMABLE_CHANGES
 
 #: checkpoints per run when the spec does not set ``checkpoint_every``
 DEFAULT_CHECKPOINTS = 10
@@ -82,12 +83,15 @@ def execution_config(spec: StudySpec, config: dict[str, Any]) -> dict[str, Any]:
     """The execution settings of a run (device, checkpoints, ...; see ``EXECUTION_KEYS``).
 
     Without ``checkpoint_every`` in the spec a run checkpoints ``DEFAULT_CHECKPOINTS`` times,
-    so that an interrupted sweep resumes its runs where they were.
+    so that an interrupted sweep resumes its runs where they were. A spec's ``cuda:N`` runs
+    the study on GPU N alone: the driver gives every worker that GPU as its only visible one
+    (``CUDA_VISIBLE_DEVICES``), where it is ``cuda``.
     """
     tokens_per_step = int(config["batch_size"]) * int(config["context"])
     steps = max(1, -(-int(config["tokens"]) // tokens_per_step))
     every = spec.checkpoint_every or max(1, steps // DEFAULT_CHECKPOINTS)
-    out: dict[str, Any] = {"device": spec.device, "checkpoint_every": every}
+    device = "cuda" if spec.device.startswith("cuda:") else spec.device
+    out: dict[str, Any] = {"device": device, "checkpoint_every": every}
     out.update({k: v for k, v in spec.train.items() if k in EXECUTION_KEYS and k != "threads"})
     return out
 
@@ -220,14 +224,9 @@ _DESIGNS: dict[type, Callable[..., Iterator[_Point]]] = {
 
 
 def default_lr(config: dict[str, Any]) -> float:
-    """The learning rate the trainer uses when ``lr`` is unset (Kaplan et al.'s rule on the
-    non-embedding count; needs the train extra)."""
-    try:
-        from scalinglab.train.config import kaplan_lr
-    except ImportError as exc:
-        raise InputError("key lr_sweep.factors: the trainer's default learning-rate rule needs "
-                         f"the train extra ({exc}); use lr_sweep.values") from None
-    return kaplan_lr(n_params(config, "nonembedding"))
+    """The learning rate the trainer uses for ``config`` when its ``lr`` is unset
+    (:func:`scalinglab.train.config.default_lr`, on the non-embedding count of its shape)."""
+    return trainer_lr(None, n_params(config, "nonembedding"))
 
 
 def _lrs(spec: StudySpec, config: dict[str, Any]) -> list[tuple[float | None, dict]]:

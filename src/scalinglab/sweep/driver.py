@@ -205,15 +205,22 @@ class _Sweep:
 def _executor(kind: str, *, run_fn: RunFn, n_todo: int, workers: int | None,
               address: str | None, largest: int, spec: StudySpec,
               ray_num_cpus: int | None) -> Executor:
-    cuda = spec.device.startswith("cuda")
-    if kind == "ray":  # the cluster's GPUs, not this machine's
+    device = spec.device
+    if kind == "ray":  # the cluster's GPUs, not this machine's (cuda:N: any one of them)
         from scalinglab.sweep.ray_executor import RayExecutor
 
         return RayExecutor(run_fn, address=address, workers=workers, n_runs=n_todo,
-                           largest_model=largest, gpus=cuda, num_cpus=ray_num_cpus)
-    gpus = visible_gpus() if cuda else []
-    if cuda and not gpus:
-        raise InputError("the spec asks for device cuda but no CUDA device is visible")
+                           largest_model=largest, gpus=device.startswith("cuda"),
+                           num_cpus=ray_num_cpus)
+    gpus = visible_gpus() if device.startswith("cuda") or device == "auto" else []
+    if device.startswith("cuda") and not gpus:
+        raise InputError(f"the spec asks for device {device} but no CUDA device is visible")
+    if device.startswith("cuda:"):  # that GPU alone (execution_config: its runs use "cuda")
+        index = int(device.removeprefix("cuda:"))
+        if index >= len(gpus):
+            raise InputError(f"the spec asks for device {device} but only {len(gpus)} CUDA "
+                             "device(s) are visible")
+        gpus = [gpus[index]]
     slots = plan_slots(n_todo, cores=available_cores(), workers=workers,
                        largest_model=largest, gpus=gpus)
     return LocalExecutor(slots.workers, run_fn, slots.gpus, slots.threads)

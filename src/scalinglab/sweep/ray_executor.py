@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 from scalinglab.sweep.resources import plan_slots
 from scalinglab.sweep.worker import Outcome, RunFn, RunTask, execute
 
@@ -67,8 +67,8 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError as exc:
-        raise OptionError("--executor", "the Ray executor needs Ray: "
-                          f"pip install 'scalinglab[ray]' ({exc})") from None
+        raise ParameterError("executor", "the Ray executor needs Ray: "
+                             f"pip install 'scalinglab[ray]' ({exc})") from None
     return ray
 
 
@@ -80,9 +80,9 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
     except OSError as exc:
-        raise OptionError("--address", f"no Ray cluster answers at {address} ({exc}); start "
-                          "one with `ray start --head` or leave --address out for a local "
-                          "instance") from None
+        raise ParameterError("address", f"no Ray cluster answers at {address} ({exc}); "
+                             "start one with `ray start --head`, or leave address unset for "
+                             "a local instance") from None
 
 
 def _task(task: RunTask, run_fn: RunFn) -> Outcome:
@@ -130,8 +130,9 @@ class RayExecutor:
             try:
                 ray.init(address=self.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise OptionError("--address", f"could not connect to Ray at "
-                                  f"{self.address or 'a new local instance'}: {exc}") from None
+                raise ParameterError("address", f"could not connect to Ray at "
+                                     f"{self.address or 'a new local instance'}: {exc}"
+                                     ) from None
             finally:
                 restore()
             self._started = True

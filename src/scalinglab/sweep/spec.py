@@ -14,6 +14,13 @@ as an :class:`~scalinglab.errors.InputError` that names the file and the key
         - {n_layer: 1, d_model: 32, n_head: 2}
       tokens: [3.0e5, 6.0e5] # grid: every model x every token count
 
+The settings a study shares with the trainer (``data``, ``tokenizer``, ``schedule``, ``lr``,
+``device``...) take their types, allowed values and defaults from
+:class:`~scalinglab.train.config.TrainConfig`, and ``train:`` takes any other trainer option,
+each key and value checked against the same field of ``TrainConfig`` when the spec is read
+(``key train.dropout: Input should be less than 1``). That module needs pydantic only, not
+torch, so specs are checked on the core install too.
+
 The designs are documented on their classes; :mod:`scalinglab.sweep.designs` expands them into
 run configs. Numbers are checked at the boundary: sizes, budgets and rates are finite and > 0,
 token counts at most :data:`MAX_TOKENS`; :func:`check_data` refuses a ``data`` path that does
@@ -31,16 +38,18 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeInt,
+    PlainSerializer,
     PositiveInt,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+    field_validator,
     model_validator,
 )
 
-from scalinglab.errors import InputError
-
-#: the most tokens one run may train on (as ``scalinglab train --tokens``); the designs check
-#: the token counts they derive (IsoFLOP budgets, tokens per parameter) against it too
-MAX_TOKENS = 1e15
+from scalinglab.errors import InputError, ParameterError, did_you_mean
+from scalinglab.train.config import MAX_TOKENS, Schedule, TrainConfig, check_device
 
 #: a finite number > 0 (pydantic's own PositiveFloat lets ``.inf`` through)
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -59,6 +68,32 @@ MAX_BATCH = 2**24
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_TRAINER = TrainConfig.model_fields
+
+#: every trainer option, each optional, with its ``TrainConfig`` type and bounds: what the keys
+#: of a spec's ``train:`` mapping are checked against
+_TrainOptions = create_model(  # type: ignore[call-overload]
+    "TrainOptions", __config__=ConfigDict(extra="forbid"),
+    **{name: ((Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation) | None,
+              None) for name, f in _TRAINER.items()})
+
+
+def _checked_as_trainer_options(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Check ``value`` against :data:`_TrainOptions` (errors at ``train.<key>``), and keep it
+    as written: a run's identity hashes these values, so ``0`` must not become ``0.0``."""
+    handler(value)
+    return dict(value)
+
+
+#: the ``train:`` mapping of a spec: trainer options as ``TrainConfig`` spells them
+TrainOptions = Annotated[_TrainOptions, WrapValidator(_checked_as_trainer_options),
+                         PlainSerializer(dict, return_type=dict)]
+
+#: trainer options a spec's ``train:`` may not set besides the spec's own keys: the design
+#: sets the shape, the tokens and the seed, the sweep's workers the threads
+_SET_BY_THE_SWEEP = frozenset({"n_layer", "d_model", "n_head", "tokens", "seed", "threads"})
 
 
 class ModelSpec(_Strict):
@@ -259,23 +294,41 @@ class StudySpec(_Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     description: str = ""
-    data: str = "builtin"
-    tokenizer: str = "bytes"
+    data: str = _TRAINER["data"].default
+    tokenizer: str = _TRAINER["tokenizer"].default
     context: int = Field(ge=1, le=MAX_CONTEXT)
     batch_size: int = Field(ge=1, le=MAX_BATCH)
-    schedule: Literal["cosine", "wsd", "constant"] = "cosine"
-    lr: PositiveFloat | None = None
+    schedule: Schedule = _TRAINER["schedule"].default
+    lr: PositiveFloat | None = _TRAINER["lr"].default
     seeds: list[Seed] = Field(default=[0], min_length=1)
-    device: Literal["cpu", "cuda"] = "cpu"
-    eval_every: PositiveInt | None = None
-    checkpoint_every: PositiveInt | None = None
+    device: str = _TRAINER["device"].default
+    eval_every: PositiveInt | None = _TRAINER["eval_every"].default
+    checkpoint_every: PositiveInt | None = _TRAINER["checkpoint_every"].default
     n_convention: Literal["total", "nonembedding"] = "total"
     max_retries: NonNegativeInt = 2
-    train: dict[str, Any] = Field(default_factory=dict)
+    train: TrainOptions = Field(default_factory=dict)
     search: SearchSpec = SearchSpec()
     lr_sweep: LrSweep | None = None
     lr_scaling: LrScaling | None = None
     design: Design
+
+    @field_validator("train")
+    @classmethod
+    def _not_set_elsewhere(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = (_SET_BY_THE_SWEEP | set(cls.model_fields)) & set(_TRAINER)
+        clash = sorted(reserved & set(value))
+        if clash:
+            raise ValueError(f"`train` may not set {', '.join(clash)}: they are set by the "
+                             "spec's own keys or by the design")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        try:
+            return check_device(value)
+        except ParameterError as exc:
+            raise ValueError(exc.detail) from None
 
     @model_validator(mode="after")
     def _consistent(self) -> StudySpec:
@@ -286,13 +339,6 @@ class StudySpec(_Strict):
         if self.lr_scaling is not None and self.lr is None:
             raise ValueError("`lr_scaling` scales `lr`: give `lr` (the rate at "
                              "lr_scaling.reference_params)")
-        reserved = {"n_layer", "d_model", "n_head", "context", "batch_size", "tokens", "lr",
-                    "schedule", "data", "tokenizer", "seed", "device", "threads",
-                    "eval_every", "checkpoint_every"}  # set by the spec, the design or workers
-        clash = sorted(reserved & set(self.train))
-        if clash:
-            raise ValueError(f"`train` may not set {', '.join(clash)}: they are set by the "
-                             "spec's own keys or by the design")
         return self
 
 
@@ -320,6 +366,9 @@ def format_validation_error(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+            if len(err["loc"]) == 2 and err["loc"][0] == "train":
+                msg = "unknown key: not a trainer option" + did_you_mean(str(err["loc"][1]),
+                                                                        _TRAINER)
         elif err["type"] == "missing":
             msg = "missing (required)"
         elif "input" in err and not isinstance(err["input"], (dict, list)):

@@ -16,12 +16,31 @@
 
 from __future__ import annotations
 
-from scalinglab.train.config import CurvePoint, RunResult, TrainConfig, kaplan_lr
-from scalinglab.train.evaluate import evaluate, noise_scale, train_batch
-from scalinglab.train.hardware import GPU_PEAKS, cpu_peak_flops, gpu_peak_flops, resolve_threads
-from scalinglab.train.loop import TrainingInterrupted, train
-from scalinglab.train.model import GPT
-from scalinglab.train.optim import lr_at
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scalinglab.train.config import CurvePoint, RunResult, TrainConfig, kaplan_lr
+    from scalinglab.train.evaluate import evaluate, noise_scale, train_batch
+    from scalinglab.train.hardware import (
+        GPU_PEAKS,
+        cpu_peak_flops,
+        gpu_peak_flops,
+        resolve_threads,
+    )
+    from scalinglab.train.loop import TrainingInterrupted, train
+    from scalinglab.train.model import GPT
+    from scalinglab.train.optim import lr_at
+
+#: where each public name lives; imported on first use, so that ``scalinglab.train.config``
+#: (pydantic only) can be imported without torch
+_HOME = {
+    "CurvePoint": "config", "RunResult": "config", "TrainConfig": "config",
+    "kaplan_lr": "config", "evaluate": "evaluate", "noise_scale": "evaluate",
+    "train_batch": "evaluate", "GPU_PEAKS": "hardware", "cpu_peak_flops": "hardware",
+    "gpu_peak_flops": "hardware", "resolve_threads": "hardware",
+    "TrainingInterrupted": "loop", "train": "loop", "GPT": "model", "lr_at": "optim",
+}
 
 __all__ = [
     "GPT",
@@ -40,3 +59,16 @@ __all__ = [
     "train",
     "train_batch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOME))

@@ -3,9 +3,14 @@
 A run folder holds ``config.json`` (at start), ``checkpoint.pt`` (the latest checkpoint),
 ``curve.csv`` (rewritten at every evaluation) and ``result.json`` (when the run is done). A
 checkpoint has everything a resumed run needs to continue bit for bit on the same device and
-thread count: model and optimiser state, step, the torch (and CUDA) RNG states, the curve so far
-and the running sums. The data position needs no state: batch ``s`` is a function of
-(seed, s), see :func:`scalinglab.train.evaluate.train_batch`.
+thread count: model and optimiser state, step, the torch (and CUDA) RNG states, and the
+:class:`RunState` (the curve so far, the running sums, the :class:`~scalinglab.train.clock.Clock`
+totals). :func:`make_checkpoint` lays a checkpoint out and :func:`restore_checkpoint` reads it
+back, both from the fields of :class:`RunState`, so adding a field needs no other change (a
+checkpoint without it is then reported as unreadable). The layout is the same as before the
+state became a dataclass (format 1; one flat mapping), so older checkpoints resume. The data
+position needs no state: batch ``s`` is a function of (seed, s), see
+:func:`scalinglab.train.evaluate.train_batch`.
 
 A checkpoint that cannot be read back (truncated, empty, random bytes, missing entries) is never
 fatal: :func:`load_checkpoint` renames it aside (``checkpoint.pt.corrupt-<UTC time>``), says so
@@ -18,16 +23,21 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
+import math
 import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from scalinglab.train.clock import Clock
 
 CHECKPOINT = "checkpoint.pt"
 CURVE = "curve.csv"
@@ -67,10 +77,59 @@ def save_checkpoint(out_dir: Path, state: dict[str, Any]) -> Path:
     return path
 
 
+@dataclass
+class RunState:
+    """What a run accumulates as it trains and a checkpoint carries, besides the model, the
+    optimiser and the RNG: the learning curve (rows of ``curve.csv``), the training losses
+    summed since the last evaluation, the step-0 validation loss and the clock's totals."""
+
+    curve: list[dict[str, Any]] = field(default_factory=list)
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    initial_val_loss: float = math.nan
+    clock: Clock = field(default_factory=Clock)
+
+
+#: the entries of a checkpoint outside :class:`RunState`
+_TORCH_KEYS = ("config", "step", "model", "optimizer", "rng")
 #: what :func:`load_checkpoint` needs in a checkpoint to resume from it
-REQUIRED_KEYS = ("config", "step", "model", "optimizer", "rng", "curve", "loss_sum",
-                 "loss_count", "initial_val_loss", "elapsed_s", "train_time_s", "first_steps",
-                 "first_steps_time_s", "steady_cpu_time_s")
+REQUIRED_KEYS = (*_TORCH_KEYS,
+                 *(f.name for f in dataclasses.fields(RunState) if f.name != "clock"),
+                 *(f.name for f in dataclasses.fields(Clock)))
+
+
+def make_checkpoint(config: dict[str, Any], step: int, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer, device: torch.device,
+                    state: RunState) -> dict[str, Any]:
+    """The checkpoint of a run after ``step`` steps (for :func:`save_checkpoint`): one flat
+    mapping of :data:`REQUIRED_KEYS`, the clock's totals among them."""
+    out: dict[str, Any] = {"config": config, "step": step, "model": model.state_dict(),
+                           "optimizer": optimizer.state_dict(), "rng": rng_state(device)}
+    for f in dataclasses.fields(state):
+        if f.name == "clock":
+            out.update(state.clock.totals())
+        else:
+            out[f.name] = getattr(state, f.name)
+    return out
+
+
+def restore_checkpoint(data: dict[str, Any], model: torch.nn.Module,
+                       optimizer: torch.optim.Optimizer, device: torch.device,
+                       state: RunState) -> int:
+    """Load a checkpoint (of :func:`make_checkpoint`, or one written before :class:`RunState`
+    existed: the same entries) into ``model``, ``optimizer``, torch's RNG and ``state``;
+    returns its step."""
+    model.load_state_dict(data["model"])
+    optimizer.load_state_dict(data["optimizer"])
+    for f in dataclasses.fields(state):
+        if f.name == "clock":
+            state.clock.load(data)
+        elif f.name == "curve":
+            state.curve = list(data["curve"])
+        else:
+            setattr(state, f.name, type(getattr(state, f.name))(data[f.name]))
+    set_rng_state(data["rng"], device)
+    return int(data["step"])
 
 
 def quarantine(path: Path) -> Path:

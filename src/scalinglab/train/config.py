@@ -1,8 +1,17 @@
 """Run configuration (:class:`TrainConfig`) and run record (:class:`RunResult`).
 
-Both are pydantic models; ``TrainConfig`` forbids unknown fields, and its shape checks raise
-:class:`~scalinglab.errors.OptionError` naming the command-line option (``--d-model``...).
-``RunResult.model_dump()`` is the ``scalinglab train --json`` output. Every loss is in nats per
+Both are pydantic models; ``TrainConfig`` forbids unknown fields, and its cross-field checks
+raise :class:`~scalinglab.errors.ParameterError` naming the field (``d_model``...), which the
+CLI reports against its flag. ``TrainConfig`` is the one list of trainer options: the
+``scalinglab train`` options are checked against its fields, defaults and allowed values by a
+test (``tests/train/test_train_options.py``), and study specs take their shared keys, and the
+keys of their ``train:`` mapping, from it (:mod:`scalinglab.sweep.spec`). The allowed values of
+the choice fields are the ``Literal`` aliases below (:data:`Schedule`...), and the devices
+:func:`check_device` accepts. :func:`default_lr` is the one place where an unset learning rate
+becomes Kaplan's rule. ``RunResult.model_dump()`` is the ``scalinglab train --json`` output.
+
+This module imports pydantic and :mod:`scalinglab.accounting` only (no torch), so study specs
+can be validated on the core install. Every loss is in nats per
 token *of the run's tokenizer* (``bytes``: per UTF-8 byte; ``bpe:V``: per BPE token); runs with
 different tokenizers compare through ``final_val_bpb`` (bits per byte).
 """
@@ -15,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scalinglab.accounting import ModelShape
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 #: Config fields that may change between a checkpoint and its resumption (they do not change
 #: what is computed, only how fast or where).
@@ -23,9 +32,40 @@ RESUMABLE_CHANGES = frozenset({"threads", "compile", "checkpoint_every", "peak_f
                                "device", "precision"})
 
 
+#: the most tokens one run may train on (``tokens``; study designs check the token counts they
+#: derive against it too)
+MAX_TOKENS = 1e15
+
+#: the allowed values of the trainer's choice options
+Schedule = Literal["cosine", "wsd", "constant"]
+Positions = Literal["learned", "rotary", "none"]
+Mlp = Literal["gelu", "swiglu"]
+Norm = Literal["layernorm", "rmsnorm"]
+Precision = Literal["auto", "fp32", "bf16"]
+#: the devices :func:`check_device` accepts (``cuda:N``: any GPU index N >= 0)
+DEVICES = ("cpu", "cuda", "cuda:N", "mps", "auto")
+
+
+def check_device(device: str) -> str:
+    """``device`` if it is one of :data:`DEVICES` (``cuda:0``, ``cuda:1``... for ``cuda:N``),
+    else a :class:`ParameterError` naming ``device``. Whether this machine has the device is
+    checked when a run starts (:func:`scalinglab.train.hardware.resolve_device`)."""
+    index = device.removeprefix("cuda:") if device.startswith("cuda:") else None
+    if device in DEVICES[:2] + DEVICES[3:] or (index is not None and index.isdigit()):
+        return device
+    raise ParameterError("device", f"unknown device {device!r}; use {', '.join(DEVICES)}")
+
+
 def kaplan_lr(n_nonembedding: int) -> float:
     """Kaplan et al. 2020 Eq. D.1: ``LR(N) = 0.003239 - 0.0001395 ln N`` (floored at 1e-4)."""
     return max(1e-4, 0.003239 - 0.0001395 * math.log(max(n_nonembedding, 1)))
+
+
+def default_lr(lr: float | None, n_nonembedding: int) -> float:
+    """The peak learning rate of a run: ``lr``, or when it is None Kaplan's rule
+    (:func:`kaplan_lr`) on the model's non-embedding parameter count. The trainer and the
+    sweep's learning-rate factors both resolve ``lr`` here."""
+    return lr if lr is not None else kaplan_lr(n_nonembedding)
 
 
 class TrainConfig(BaseModel):
@@ -40,18 +80,19 @@ class TrainConfig(BaseModel):
     context: int = Field(ge=1, description="tokens per training sequence (n_ctx)")
     d_ff: int | None = Field(default=None, ge=1, description="default 4 d_model (GELU)")
     n_kv_head: int | None = Field(default=None, ge=1, description="grouped-query attention")
-    positions: Literal["learned", "rotary", "none"] = "learned"
-    mlp: Literal["gelu", "swiglu"] = "gelu"
-    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+    positions: Positions = "learned"
+    mlp: Mlp = "gelu"
+    norm: Norm = "layernorm"
     bias: bool = True
     tied: bool = True
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     # budget and optimiser
     batch_size: int = Field(ge=1, description="sequences per optimiser step")
-    tokens: int = Field(ge=1, description="training tokens (rounded up to whole steps)")
+    tokens: int = Field(ge=1, le=MAX_TOKENS,
+                        description="training tokens (rounded up to whole steps)")
     lr: float | None = Field(default=None, gt=0, description="peak LR; None: Kaplan Eq. D.1")
     min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
-    schedule: Literal["cosine", "wsd", "constant"] = "cosine"
+    schedule: Schedule = "cosine"
     warmup_steps: int | None = Field(default=None, ge=0,
                                      description="None: 5% of the steps, at most 3000")
     decay_fraction: float = Field(default=0.2, gt=0.0, le=1.0, description="WSD decay phase")
@@ -86,7 +127,7 @@ class TrainConfig(BaseModel):
     checkpoint_every: int | None = Field(default=None, ge=1)
     # hardware
     device: str = "cpu"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Precision = "auto"
     compile: bool = False
     threads: int | None = Field(default=None, ge=1)
     peak_flops: float | None = Field(default=None, gt=0)
@@ -94,21 +135,19 @@ class TrainConfig(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.d_model % self.n_head:
-            raise OptionError("--d-model", f"d_model={self.d_model} is not divisible by "
-                              f"n_head={self.n_head}")
+            raise ParameterError("d_model", f"d_model={self.d_model} is not divisible by "
+                                 f"n_head={self.n_head}")
         if self.n_kv_head is not None and (self.n_kv_head > self.n_head
                                            or self.n_head % self.n_kv_head):
-            raise OptionError("--n-kv-head", f"n_head={self.n_head} is not divisible by "
-                              f"n_kv_head={self.n_kv_head}")
+            raise ParameterError("n_kv_head", f"n_head={self.n_head} is not divisible by "
+                                 f"n_kv_head={self.n_kv_head}")
         if self.positions == "rotary" and (self.d_model // self.n_head) % 2:
-            raise OptionError("--positions", "rotary positions need an even head dimension "
-                              f"(d_model / n_head = {self.d_model // self.n_head})")
+            raise ParameterError("positions", "rotary positions need an even head dimension "
+                                 f"(d_model / n_head = {self.d_model // self.n_head})")
         from scalinglab.accounting.flops import check_convention
 
-        check_convention(self.flops_convention, "--flops-convention")
-        dev = self.device
-        if not (dev in ("cpu", "cuda", "auto", "mps") or dev.startswith("cuda:")):
-            raise OptionError("--device", f"unknown device {dev!r}; use cpu, cuda, cuda:N or auto")
+        check_convention(self.flops_convention, "flops_convention")
+        check_device(self.device)
         return self
 
     # ------------------------------------------------------------------ derived

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from scalinglab.errors import OptionError
+from scalinglab.errors import OptionError, ParameterError
 
 CONCURRENT_ENV = "SCALINGLAB_CONCURRENT_RUNS"
 PEAK_ENV = "SCALINGLAB_PEAK_FLOPS"
@@ -126,15 +126,15 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise OptionError("--device", f"{name} requested but this torch sees no CUDA GPU "
-                              f"(torch {torch.__version__}); use --device cpu")
+            raise ParameterError("device", f"{name} requested but this torch sees no CUDA GPU "
+                                 f"(torch {torch.__version__}); use the cpu device")
         dev = torch.device(name)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise OptionError("--device", f"{name}: only {torch.cuda.device_count()} GPU(s)")
+            raise ParameterError("device", f"{name}: only {torch.cuda.device_count()} GPU(s)")
         return dev
     if name == "mps":
         if not torch.backends.mps.is_available():
-            raise OptionError("--device", "mps requested but not available")
+            raise ParameterError("device", "mps requested but not available")
         return torch.device("mps")
     return torch.device("cpu")
 

@@ -9,6 +9,13 @@ finally measuring the training loss, the per-position and out-of-distribution lo
 of a finished run with the same configuration); on CPU with the same thread count the resumed
 run is bit-for-bit the uninterrupted one. An unreadable checkpoint or ``result.json`` is renamed
 aside (``*.corrupt-<time>``) with a warning on stderr, and the run starts again from scratch.
+What a run accumulates (the curve, the running training loss, the
+:class:`~scalinglab.train.clock.Clock` that times its steps) is one
+:class:`~scalinglab.train.checkpoint.RunState`, written into and read from a checkpoint by
+:func:`~scalinglab.train.checkpoint.make_checkpoint` and
+:func:`~scalinglab.train.checkpoint.restore_checkpoint`. An unset ``lr`` is resolved by
+:func:`~scalinglab.train.config.default_lr`. Errors name the config field
+(:class:`~scalinglab.errors.ParameterError`); the CLI maps them onto its flags.
 :func:`check_run_folder` says whether a folder already holds a run (``train --out`` refuses
 to replace one without ``--overwrite``).
 
@@ -44,9 +51,10 @@ from scalinglab.data import (
     resolve_corpus,
 )
 from scalinglab.data.synthetic import SyntheticData, is_synthetic, synthetic_data
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 from scalinglab.train import checkpoint as ckpt
-from scalinglab.train.config import RunResult, TrainConfig, kaplan_lr
+from scalinglab.train.checkpoint import RunState
+from scalinglab.train.config import RunResult, TrainConfig, default_lr
 from scalinglab.train.evaluate import (
     Evaluation,
     autocast,
@@ -75,7 +83,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int, step: int, checkpoint: Path) -> None:
         super().__init__(f"interrupted by signal {signum} after step {step}; checkpoint "
-                         f"{checkpoint} (continue with resume=True / --resume)")
+                         f"{checkpoint} (continue with resume=True)")
         self.signum, self.step, self.checkpoint = signum, step, checkpoint
 
 
@@ -100,16 +108,17 @@ def _signals_to_flag(flag: dict[str, int | None]) -> Iterator[None]:
 def _check_fits(td: TokenData, context: int, name: str) -> None:
     for split, arr in (("training", td.train), ("validation", td.val)):
         if len(arr) < context + 2:
-            raise OptionError("--context", f"context={context} is larger than the {split} "
-                              f"split of {name} ({len(arr)} tokens; the corpus has "
-                              f"{td.manifest['tokens']}): use a shorter --context or more data")
+            raise ParameterError("context", f"context={context} is larger than the {split} "
+                                 f"split of {name} ({len(arr)} tokens; the corpus has "
+                                 f"{td.manifest['tokens']}): use a shorter context or more "
+                                 "data")
 
 
 def _cut_train(td: TokenData, data_tokens: int, name: str) -> TokenData:
     """``td`` with its training split cut to its first ``data_tokens`` tokens."""
     if data_tokens > len(td.train):
-        raise OptionError("--data-tokens", f"data_tokens={data_tokens} is more than the "
-                          f"{len(td.train)} training tokens of {name}")
+        raise ParameterError("data_tokens", f"data_tokens={data_tokens} is more than the "
+                             f"{len(td.train)} training tokens of {name}")
     manifest = {**td.manifest, "train_tokens": int(data_tokens),
                 "train_tokens_available": len(td.train)}
     return dataclasses.replace(td, train=td.train[:data_tokens], manifest=manifest)
@@ -199,7 +208,9 @@ class _Run:
         self.cfg, self.out, self.device, self.threads = cfg, out, device, threads
         self.show_progress = show_progress
         self.precision = resolve_precision(cfg.precision, device)
-        self.t_start = time.perf_counter()
+        self.state = RunState()  # its clock starts now
+        if device.type == "cuda":
+            self.state.clock.sync = lambda: torch.cuda.synchronize(device)
 
     # ------------------------------------------------------------------ setup
     def _prepare_data(self) -> None:
@@ -207,17 +218,17 @@ class _Run:
         self.ood: TokenData | None = None
         if is_synthetic(cfg.data):
             if cfg.tokenizer not in ("bytes", "synthetic"):
-                raise OptionError("--tokenizer", f"{cfg.data} has its own tokens; leave "
-                                  "--tokenizer at its default")
+                raise ParameterError("tokenizer", f"{cfg.data} has its own tokens; leave "
+                                     "tokenizer at its default ('bytes')")
             self.data: TokenData | SyntheticData = synthetic_data(cfg.data)
             self.tokenizer: Any = self.data.tokenizer
             self.ood_name = None
             if cfg.data_tokens is not None:
-                raise OptionError("--data-tokens", f"{cfg.data} is an unbounded stream; "
-                                  "data_tokens applies to a finite corpus")
+                raise ParameterError("data_tokens", f"{cfg.data} is an unbounded stream; "
+                                     "data_tokens applies to a finite corpus")
             if cfg.ood_data not in (None, "none", "auto"):
-                raise OptionError("--ood-data", "a synthetic source has no out-of-distribution "
-                                  "set; use --ood-data none")
+                raise ParameterError("ood_data", "a synthetic source has no "
+                                     "out-of-distribution set; set ood_data to 'none'")
             return
         self.corpus = resolve_corpus(cfg.data, text_field=cfg.text_field)
         self.tokenizer = get_tokenizer(cfg.tokenizer, self.corpus)
@@ -243,7 +254,7 @@ class _Run:
         self.steps = cfg.steps
         self.warmup = min(self.steps, cfg.warmup_steps if cfg.warmup_steps is not None
                           else default_warmup(self.steps))
-        self.peak_lr = cfg.lr if cfg.lr is not None else kaplan_lr(self.counts.nonembedding)
+        self.peak_lr = default_lr(cfg.lr, self.counts.nonembedding)
         self.optimizer = make_optimizer(self.model, cfg, self.peak_lr, self.device)
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
@@ -279,70 +290,47 @@ class _Run:
         available = self.data.manifest.get("train_tokens")
         return tokens / available if available else 0.0
 
-    def _elapsed(self) -> float:
-        return self.elapsed_before + time.perf_counter() - self.t_start
+    def _save(self, step: int) -> Path:
+        return ckpt.save_checkpoint(self.out, ckpt.make_checkpoint(
+            self.cfg.model_dump(), step, self.model, self.optimizer, self.device, self.state))
 
-    def _state(self, step: int) -> dict[str, Any]:
-        return {"config": self.cfg.model_dump(), "step": step,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "rng": ckpt.rng_state(self.device), "curve": self.curve,
-                "loss_sum": self.loss_sum, "loss_count": self.loss_count,
-                "initial_val_loss": self.initial_val_loss, "elapsed_s": self._elapsed(),
-                "train_time_s": self.train_time, "first_steps": self.first_steps,
-                "first_steps_time_s": self.first_steps_time,
-                "steady_cpu_time_s": self.steady_cpu,
-                "tokens_per_step": self.cfg.tokens_per_step}
-
-    def _restore(self, state: dict[str, Any]) -> int:
-        saved = TrainConfig.model_validate(state["config"])
+    def _restore(self, data: dict[str, Any]) -> int:
+        saved = TrainConfig.model_validate(data["config"])
         diff = self.cfg.differences(saved)
         if diff:
-            raise OptionError("--resume", f"the checkpoint in {self.out} was written by a "
-                              f"different configuration (differs in {', '.join(diff)}); use "
-                              "another --out or start afresh without --resume")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.curve = list(state["curve"])
-        self.loss_sum, self.loss_count = float(state["loss_sum"]), int(state["loss_count"])
-        self.initial_val_loss = float(state["initial_val_loss"])
-        self.elapsed_before = float(state["elapsed_s"])
-        self.train_time = float(state["train_time_s"])
-        self.first_steps = int(state["first_steps"])
-        self.first_steps_time = float(state["first_steps_time_s"])
-        self.steady_cpu = float(state["steady_cpu_time_s"])
-        ckpt.set_rng_state(state["rng"], self.device)
-        return int(state["step"])
+            raise ParameterError("resume", f"the checkpoint in {self.out} was written by a "
+                                 f"different configuration (differs in {', '.join(diff)}); "
+                                 "train into another folder, or start afresh without "
+                                 "resuming")
+        return ckpt.restore_checkpoint(data, self.model, self.optimizer, self.device,
+                                       self.state)
 
     # ------------------------------------------------------------------ main
     def run(self, resume: bool) -> RunResult:
         cfg, out = self.cfg, self.out
         self._prepare_data()
         self._build()
-        self.curve: list[dict[str, Any]] = []
-        self.loss_sum, self.loss_count = 0.0, 0
-        self.elapsed_before, self.train_time = 0.0, 0.0
-        self.first_steps, self.first_steps_time = 0, 0.0  # warm-up/compile step per session
-        self.steady_cpu = 0.0  # process CPU time of the other training steps
-        state = ckpt.load_checkpoint(out, warn=_warn) if resume else None
-        if state is not None:
-            start = self._restore(state)
+        saved = ckpt.load_checkpoint(out, warn=_warn) if resume else None
+        if saved is not None:
+            start = self._restore(saved)
             self.resumed_from: int | None = start
         else:
             for name in (ckpt.CHECKPOINT, ckpt.RESULT, ckpt.CURVE):
                 (out / name).unlink(missing_ok=True)
             start, self.resumed_from = 0, None
-            self.initial_val_loss = self._evaluate(self.data.val).loss
-            self.curve.append({"step": 0, "tokens": 0, "flops": 0.0, "train_loss": None,
-                               "val_loss": self.initial_val_loss, "lr": self._lr(0),
-                               "noise_scale": self._noise_scale(0),
-                               "elapsed_s": self._elapsed()})
+            st = self.state
+            st.initial_val_loss = self._evaluate(self.data.val).loss
+            st.curve.append({"step": 0, "tokens": 0, "flops": 0.0, "train_loss": None,
+                             "val_loss": st.initial_val_loss, "lr": self._lr(0),
+                             "noise_scale": self._noise_scale(0),
+                             "elapsed_s": st.clock.elapsed()})
         ckpt.write_json(out / ckpt.CONFIG, cfg.model_dump())
-        ckpt.write_curve(out / ckpt.CURVE, self.curve)
+        ckpt.write_curve(out / ckpt.CURVE, self.state.curve)
         last_eval = self._loop(start)
         return self._finish(last_eval)
 
     def _loop(self, start: int) -> Evaluation | None:
-        cfg, model, opt = self.cfg, self.model, self.optimizer
+        cfg, model, opt, st = self.cfg, self.model, self.optimizer, self.state
         params = [p for p in model.parameters() if p.requires_grad]
         flag: dict[str, int | None] = {"signal": None}
         last_eval: Evaluation | None = None
@@ -353,8 +341,7 @@ class _Run:
             last_shown = time.perf_counter()
             loss_acc = torch.zeros((), device=self.device)
             acc_n = 0
-            train_time_at_start = self.train_time
-            seg_start, cpu_start = time.perf_counter(), time.process_time()
+            st.clock.start_training()
             for step in range(start, self.steps):
                 lr = self._lr(step)
                 for group in opt.param_groups:
@@ -373,75 +360,60 @@ class _Run:
                 acc_n += 1
                 done = step + 1
                 if step == start:  # the session's first step (allocation, compilation)
-                    if self.device.type == "cuda":
-                        torch.cuda.synchronize(self.device)
-                    first = time.perf_counter() - seg_start
-                    self.train_time += first
-                    self.first_steps += 1
-                    self.first_steps_time += first
-                    seg_start, cpu_start = time.perf_counter(), time.process_time()
+                    st.clock.first_step_done()
                 is_eval = done % self.eval_every == 0 or done == self.steps
                 ckpt_due = (cfg.checkpoint_every is not None and done % cfg.checkpoint_every == 0
                             and done < self.steps)
                 if is_eval or ckpt_due or flag["signal"] is not None:
-                    self.loss_sum += float(loss_acc)
-                    self.loss_count += acc_n
+                    st.loss_sum += float(loss_acc)
+                    st.loss_count += acc_n
                     loss_acc.zero_()
                     acc_n = 0
-                    if self.device.type == "cuda":
-                        torch.cuda.synchronize(self.device)
-                    self.train_time += time.perf_counter() - seg_start
-                    self.steady_cpu += time.process_time() - cpu_start
+                    st.clock.steps_done()
                     if is_eval:
                         last_eval = self._eval_point(done, lr)
                     if ckpt_due or flag["signal"] is not None:
-                        path = ckpt.save_checkpoint(self.out, self._state(done))
+                        path = self._save(done)
                         if flag["signal"] is not None:
                             raise TrainingInterrupted(int(flag["signal"]), done, path)
-                    seg_start, cpu_start = time.perf_counter(), time.process_time()
+                    st.clock.mark()
                 if self.show_progress:
                     now = time.perf_counter()
                     if now - last_shown > 0.5 or done == self.steps:
                         last_shown = now
                         tps = (done - start) * cfg.tokens_per_step / max(
-                            1e-9, self.train_time - train_time_at_start + now - seg_start)
+                            1e-9, st.clock.session_train_time())
                         bar.update(task, completed=done, description=(
                             f"loss {float(loss.detach()):.3f} | {tps / 1e3:,.1f}k tok/s"))
         return last_eval
 
     def _eval_point(self, done: int, lr: float) -> Evaluation:
+        st = self.state
         ev = self._evaluate(self.data.val, final=done == self.steps)
-        train_loss = self.loss_sum / self.loss_count if self.loss_count else None
-        self.loss_sum, self.loss_count = 0.0, 0
+        train_loss = st.loss_sum / st.loss_count if st.loss_count else None
+        st.loss_sum, st.loss_count = 0.0, 0
         tokens = done * self.cfg.tokens_per_step
-        self.curve.append({"step": done, "tokens": tokens, "flops": self.fpt * tokens,
-                           "train_loss": train_loss, "val_loss": ev.loss, "lr": lr,
-                           "noise_scale": self._noise_scale(done),
-                           "elapsed_s": self._elapsed()})
-        ckpt.write_curve(self.out / ckpt.CURVE, self.curve)
+        st.curve.append({"step": done, "tokens": tokens, "flops": self.fpt * tokens,
+                         "train_loss": train_loss, "val_loss": ev.loss, "lr": lr,
+                         "noise_scale": self._noise_scale(done),
+                         "elapsed_s": st.clock.elapsed()})
+        ckpt.write_curve(self.out / ckpt.CURVE, st.curve)
         self.model.train()
         return ev
 
     def _finish(self, last_eval: Evaluation | None) -> RunResult:
-        cfg, out = self.cfg, self.out
+        cfg, out, st = self.cfg, self.out, self.state
         if last_eval is None:  # resumed after the last evaluation: measure again
             last_eval = self._evaluate(self.data.val, final=True)
-        final_val = float(self.curve[-1]["val_loss"])
+        final_val = float(st.curve[-1]["val_loss"])
         final_train = self._evaluate(self.data.train).loss
         ood_loss = self._evaluate(self.ood.val).loss if self.ood is not None else None
         tokens = self.steps * cfg.tokens_per_step
-        steady_tokens = tokens - self.first_steps * cfg.tokens_per_step
-        steady_time = self.train_time - self.first_steps_time
-        if steady_tokens > 0 and steady_time > 0:
-            tps = steady_tokens / steady_time
-        else:
-            tps = tokens / self.train_time if self.train_time > 0 else 0.0
-        tpcs = steady_tokens / self.steady_cpu if steady_tokens > 0 and self.steady_cpu > 0 \
-            else None
+        tps, tpcs = st.clock.rates(tokens, cfg.tokens_per_step)
         peak, peak_src = peak_flops(self.device, self.precision, self.threads, cfg.peak_flops)
         mfu = (flops_per_token(self.shape, "palm") * tps / peak) if peak else None
         if cfg.checkpoint_every is not None:
-            ckpt_path: Path | None = ckpt.save_checkpoint(out, self._state(self.steps))
+            ckpt_path: Path | None = self._save(self.steps)
         else:
             (out / ckpt.CHECKPOINT).unlink(missing_ok=True)
             ckpt_path = None
@@ -450,7 +422,7 @@ class _Run:
             config=cfg,
             loss_unit=f"nats per token ({self.tokenizer.name} tokenizer"
                       f"{', i.e. per UTF-8 byte' if self.tokenizer.name == 'bytes' else ''})",
-            initial_val_loss=self.initial_val_loss,
+            initial_val_loss=st.initial_val_loss,
             final_val_loss=final_val,
             final_train_loss=final_train,
             final_val_bpb=final_val / math.log(2) / bpt,
@@ -458,7 +430,7 @@ class _Run:
             per_position_loss=last_eval.per_position,
             ood_data=self.ood_name,
             ood_val_loss=ood_loss,
-            noise_scale=self.curve[-1].get("noise_scale"),
+            noise_scale=st.curve[-1].get("noise_scale"),
             tokens=tokens,
             steps=self.steps,
             tokens_per_step=cfg.tokens_per_step,
@@ -484,15 +456,15 @@ class _Run:
             mfu=mfu,
             peak_flops=peak,
             peak_flops_source=peak_src,
-            wall_time_s=self._elapsed(),
-            train_time_s=self.train_time,
+            wall_time_s=st.clock.elapsed(),
+            train_time_s=st.clock.train_time_s,
             device=str(self.device),
             device_name=device_name(self.device),
             precision=self.precision,
             threads=self.threads,
             torch_version=torch.__version__,
             curve_path=str(out / ckpt.CURVE),
-            curve=self.curve,
+            curve=st.curve,
             checkpoint_path=str(ckpt_path) if ckpt_path else None,
             resumed_from_step=self.resumed_from,
         )

@@ -23,21 +23,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from scalinglab.accounting import ModelShape
-from scalinglab.errors import OptionError
+from scalinglab.errors import ParameterError
 
 INIT_STD = 0.02
 
 
 def check_supported(shape: ModelShape) -> None:
-    """Raise OptionError for shape features this model does not implement."""
+    """Raise a ParameterError for shape features this model does not implement."""
     if shape.positions not in ("learned", "rotary", "none"):
-        raise OptionError("--positions", f"the trainer supports learned, rotary or none "
-                          f"positions, not {shape.positions!r}")
+        raise ParameterError("positions", f"the trainer supports learned, rotary or none "
+                             f"positions, not {shape.positions!r}")
     if shape.n_expert > 1:
-        raise OptionError("--n-expert", "the trainer has no mixture-of-experts layers")
+        raise ParameterError("n_expert", "the trainer has no mixture-of-experts layers")
     if shape.positions == "rotary" and shape.dim_head % 2:
-        raise OptionError("--n-head", f"rotary positions need an even head dimension, got "
-                          f"{shape.dim_head}")
+        raise ParameterError("n_head", f"rotary positions need an even head dimension, got "
+                             f"{shape.dim_head}")
 
 
 def _norm(shape: ModelShape) -> nn.Module:
@@ -166,8 +166,8 @@ class GPT(nn.Module):
         """Logits ``(B, T, vocab)`` for token ids ``idx`` ``(B, T)``."""
         T = idx.shape[1]
         if T > self.shape.context:
-            raise OptionError("--context", f"sequence of {T} tokens exceeds the model's "
-                              f"context {self.shape.context}")
+            raise ParameterError("context", f"sequence of {T} tokens exceeds the model's "
+                                 f"context {self.shape.context}")
         x = self.tok(idx)
         if self.pos is not None:
             x = x + self.pos.weight[:T]
