@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scalinglab.errors import ParameterError
-from scalinglab.fit.result import FitResult
 from scalinglab.plan.cost import DEFAULT_MFU, gpu_cost
 from scalinglab.plan.inference import plan_inference
 from scalinglab.plan.optimal import (
@@ -36,6 +35,9 @@ from scalinglab.plan.optimal import (
 )
 from scalinglab.plan.source import PlanLaw, as_plan_law
 from scalinglab.plan.tables import GOPHER_FLOPS, KAPLAN_N_E, KAPLAN_P_N, allocation_table
+
+if TYPE_CHECKING:  # the fit package (pandas, SciPy) only when a fit is planned from
+    from scalinglab.fit.result import FitResult
 
 #: the default relative loss band around the optimum reported with a plan.
 DEFAULT_TOLERANCE = 0.01
