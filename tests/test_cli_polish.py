@@ -66,6 +66,17 @@ def test_fit_command_loads_neither_scipy_stats_nor_matplotlib() -> None:
     assert out.stdout.strip().splitlines()[-1] == "LOADED []"
 
 
+def test_plan_command_loads_no_pandas_and_no_fit_package() -> None:
+    """A plan from published constants needs the planner's SciPy, not the fit package and
+    its pandas (a module-level FitResult import once doubled ``plan``'s start-up)."""
+    out = _python("import sys\nfrom scalinglab.cli import main\n"
+                  "try:\n    main(['plan', '--compute', '1e21'])\nexcept SystemExit:\n"
+                  "    pass\nsys.stdout = sys.__stdout__\n"
+                  "print('LOADED', sorted(m for m in ('pandas', 'scalinglab.fit', 'scipy.stats', "
+                  "'matplotlib', 'torch') if m in sys.modules))")
+    assert out.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
 def test_plain_option_conversion_checks_types_and_ranges(cli) -> None:
     """The pydantic-free conversion of plain options still rejects a bad value, naming it."""
     code, _, err = cli("fit", "example:chinchilla-240", "--bootstrap", "-1")
