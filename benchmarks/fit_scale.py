@@ -38,6 +38,8 @@ import pandas as pd
 
 import scalinglab as sl
 from scalinglab.fit import optimize as opt
+from scalinglab.fit.objectives import Objective
+from scalinglab.fit.problem import FitProblem
 from scalinglab.laws import Law, get_law
 from scalinglab.laws.published import CHINCHILLA_HOFFMANN
 
@@ -71,15 +73,17 @@ def _median_time(fn: Any, repeats: int) -> tuple[float, Any]:
 def _reference_polish(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
                       grid: np.ndarray) -> float:
     """The full method's polish on all points from the new method's best polished start."""
+    problem, objective = FitProblem(law, X, logy, w), Objective(kind, DELTA)
     idx, ws = opt.stratified_subsample(X, w, opt.SCAN_POINTS)
-    vals = opt.grid_objective(law, X[:, idx], logy[idx], ws, grid, kind, DELTA)
+    sub = problem.subset(idx, ws)
+    vals = opt.grid_objective(sub, objective, grid)
     starts = grid[np.argsort(vals, kind="stable")[:16]]
-    Zs, _ = opt.batched_lm(law, X[:, idx], logy[idx], ws, starts, kind, DELTA)
-    z0 = Zs[int(np.argmin(opt.objective_values(law, X, logy, w, Zs, kind, DELTA)))]
+    Zs, _ = opt.batched_lm(sub, objective, starts)
+    z0 = Zs[int(np.argmin(opt.objective_values(problem, objective, Zs)))]
+    z, obj = opt.refine(problem, objective, z0)
     if kind == "huber-likelihood":
-        z, _ = opt.refine(law, X, logy, w, z0, "huber", DELTA)
-        return opt.refine_likelihood(law, X, logy, w, z, DELTA)[1]
-    return opt.refine(law, X, logy, w, z0, kind, DELTA)[1]
+        return opt.refine_likelihood(problem, objective, z)[1]
+    return obj
 
 
 def worker(mode: str, n: int, kind: str, repeats: int) -> dict[str, Any]:
@@ -91,8 +95,8 @@ def worker(mode: str, n: int, kind: str, repeats: int) -> dict[str, Any]:
     grid = law.start_grid(X, np.exp(logy))
     out: dict[str, Any] = {"mode": mode, "n": n, "rss_before_mib": before}
     if mode == "new":
-        t, info = _median_time(lambda: opt.multistart(law, X, logy, w, kind, DELTA, grid),
-                               repeats)
+        t, info = _median_time(lambda: opt.multistart(FitProblem(law, X, logy, w),
+                                                      Objective(kind, DELTA), grid), repeats)
         out["optimiser_peak_mib"] = _rss_mib()
         t_fit, res = _median_time(lambda: sl.fit(df, "chinchilla", loss=kind, delta=DELTA),
                                   repeats)
@@ -102,7 +106,8 @@ def worker(mode: str, n: int, kind: str, repeats: int) -> dict[str, Any]:
         out.update(seconds=t, fit_seconds=t_fit, objective=info.objective,
                    scan_points=info.n_scan_points, converged=info.converged)
     elif mode == "full":
-        t, info = _median_time(lambda: opt.multistart(law, X, logy, w, kind, DELTA, grid,
+        t, info = _median_time(lambda: opt.multistart(FitProblem(law, X, logy, w),
+                                                      Objective(kind, DELTA), grid,
                                                       subsample=None), 1)
         out.update(seconds=t, objective=info.objective)
     else:  # ref

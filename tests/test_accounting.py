@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures import published as F
 from scalinglab.accounting import (
     FLOP_CONVENTIONS,
     ModelShape,
@@ -83,24 +84,27 @@ def test_count_matches_nanogpt_module_enumeration(L: int, d: int, V: int, T: int
 
 
 def test_gpt2_small_counts() -> None:
-    """Reference sheet Sec. 12.1 and 13: 124,439,808 total, 123,653,376 without wpe,
+    """GPT-2 small (nanoGPT's scaling_laws.ipynb): 124,439,808 total, 123,653,376 without wpe,
     85,056,000 blocks + ln_f, Kaplan 12 L d^2 = 84,934,656."""
     s = ModelShape(n_layer=12, d_model=768, n_head=12, vocab=50257, context=1024)
     pc = count_params(s)
-    assert pc.total == 124_439_808
-    assert pc.with_head == 123_653_376
-    assert pc.nonembedding == 85_056_000
-    assert kaplan_approx_params(s) == 84_934_656 == 12 * 12 * 768**2
+    c = F.GPT2_SMALL_PARAMS
+    assert pc.total == c["total"]
+    assert pc.with_head == c["without_wpe"]
+    assert pc.nonembedding == c["blocks_and_ln_f"]
+    assert kaplan_approx_params(s) == c["kaplan_12Ld2"] == 12 * 12 * 768**2
 
 
 def test_gpt2_small_palm_flops() -> None:
-    """6N + 12 L H Q T with N = 123,653,376, T = 1024: 8.5517e8 FLOP/token (Sec. 13)."""
+    """6N + 12 L H Q T (nanoGPT's estimate_mfu, after PaLM App. B) with N = 123,653,376,
+    T = 1024: 8.5517e8 FLOP/token."""
     s = ModelShape(n_layer=12, d_model=768, n_head=12, vocab=50257, context=1024)
     f = flops_per_token(s, "palm")
-    assert f == 6 * 123_653_376 + 12 * 12 * 12 * 64 * 1024
-    assert f == pytest.approx(8.5517e8, rel=1e-4)
-    # the attention term is ~13% of flops_per_token (Sec. 12.3)
-    assert (f - 6 * 123_653_376) / f == pytest.approx(0.13, abs=0.01)
+    n = F.GPT2_SMALL_PARAMS["without_wpe"]
+    assert f == 6 * n + 12 * 12 * 12 * 64 * 1024
+    assert f == pytest.approx(F.GPT2_SMALL_PALM_FLOPS_PER_TOKEN, rel=1e-4)
+    # the attention term is ~13% of flops_per_token
+    assert (f - 6 * n) / f == pytest.approx(0.13, abs=0.01)
 
 
 def test_kaplan_and_6n_conventions() -> None:
@@ -116,16 +120,9 @@ def test_kaplan_and_6n_conventions() -> None:
     assert training_flops(s, 1e9, "6N") == pytest.approx(6 * pc.total * 1e9)
 
 
-# Table A4 of Hoffmann et al. (App. F): layers, d_model, ffw, heads, ratio (nanoGPT's
-# reproduction ratios, reference sheet Sec. 2.10 / 13).
-TABLE_A4 = [
-    (10, 640, 2560, 10, 73_825_280, 1.025),
-    (20, 1024, 4096, 16, 305_707_008, 1.101),
-    (24, 1280, 5120, 10, 552_604_160, 1.083),
-    (26, 1792, 7168, 14, 1_143_453_696, 1.044),
-    (28, 2048, 8192, 16, 1_593_126_912, 1.033),
-    (40, 3584, 14336, 28, 6_796_274_688, 0.994),
-]
+# Table A4 of Hoffmann et al. (App. F): layers, d_model, ffw, heads, N, ratio (nanoGPT's
+# reproduction of the ratios; sources in tests/fixtures/published.py).
+TABLE_A4 = list(F.TABLE_A4)
 
 
 @pytest.mark.parametrize(("L", "d", "ff", "h", "n_params", "ratio"), TABLE_A4)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures import published as F
 from scalinglab.accounting import ModelShape, count_params
 from scalinglab.accounting.convert import (
     PEARCE_SONG_GAMMA,
@@ -26,14 +27,16 @@ from scalinglab.accounting.shapes_search import search_shapes
 from scalinglab.errors import InputError, OptionError, ParameterError
 from scalinglab.laws import published as pub
 
-#: the constants exactly as Pearce & Song's script writes them (reference sheet Sec. 3.2)
-PS_CHINCHILLA = {"E": 1.6934, "A": 406.4, "B": 410.7, "alpha": 0.3392, "beta": 0.2849}
-PS_EPOCH = {"E": 1.8172, "A": 482.01, "B": 2085.43, "alpha": 0.3478, "beta": 0.3658}
+#: the constants exactly as Pearce & Song's script writes them
+PS_CHINCHILLA = F.PEARCE_SONG_CHINCHILLA
+PS_EPOCH = F.PEARCE_SONG_EPOCH
 
 
 def test_gamma_from_vocab_and_aspect_ratio() -> None:
     """gamma = V (a/12)^(1/3) with V = 32k, a = 39.2 is Pearce & Song's fitted 47491 (0.03%)."""
-    assert embedding_gamma(32000, 39.2) == pytest.approx(PEARCE_SONG_GAMMA, rel=5e-4)
+    assert embedding_gamma(F.PEARCE_SONG_VOCAB, F.PEARCE_SONG_ASPECT) == pytest.approx(
+        F.PEARCE_SONG_GAMMA, rel=5e-4)
+    assert PEARCE_SONG_GAMMA == F.PEARCE_SONG_GAMMA
 
 
 def test_gamma_matches_exact_counts_of_a_chinchilla_like_family() -> None:
@@ -65,11 +68,12 @@ def test_total_nonembedding_round_trip(n: float, gamma: float) -> None:
 
 
 def test_pearce_song_local_exponents() -> None:
-    """Reference sheet Sec. 3.2 / 13: the Chinchilla law (total params) read in Kaplan's
+    """Pearce & Song 2024, Sec. 3: the Chinchilla law (total params) read in Kaplan's
     conventions over Kaplan's budgets gives N*_E ∝ C_E^0.78 (Epoch) / 0.74 (Chinchilla);
     in total parameters the exponent is beta/(alpha+beta) = 0.513 / 0.457."""
-    assert allocation_exponent(PS_EPOCH) == pytest.approx(0.78, abs=0.006)
-    assert allocation_exponent(PS_CHINCHILLA) == pytest.approx(0.74, abs=0.006)
+    a_ne = F.PEARCE_SONG_A_NONEMBEDDING
+    assert allocation_exponent(PS_EPOCH) == pytest.approx(a_ne["epoch"], abs=0.006)
+    assert allocation_exponent(PS_CHINCHILLA) == pytest.approx(a_ne["chin"], abs=0.006)
     assert allocation_exponent(PS_EPOCH, convention="total") == pytest.approx(0.5126, abs=1e-4)
     assert allocation_exponent(PS_CHINCHILLA, convention="total") == pytest.approx(0.4565,
                                                                                   abs=1e-4)

@@ -17,7 +17,8 @@ import pytest
 
 import scalinglab as sl
 from scalinglab.fit import optimize as opt
-from scalinglab.fit.objectives import summed
+from scalinglab.fit.objectives import Objective, summed
+from scalinglab.fit.problem import FitProblem
 from scalinglab.laws import Law, get_law
 from scalinglab.laws.published import CHINCHILLA_HOFFMANN
 
@@ -39,7 +40,7 @@ def _data(n: int, seed: int = 0, noise: float = 0.01
 def _fit(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str = "huber",
          **kw: object) -> opt.OptimumInfo:
     grid = law.start_grid(X, np.exp(logy))
-    return opt.multistart(law, X, logy, w, kind, 1e-3, grid, **kw)
+    return opt.multistart(FitProblem(law, X, logy, w), Objective(kind, 1e-3), grid, **kw)
 
 
 def _rel(a: float, b: float) -> float:
@@ -140,12 +141,13 @@ def test_streamed_passes_do_not_depend_on_the_block_size() -> None:
     law, X, logy, w = _data(5000, seed=7)
     Z = law.to_internal(TRUE)[None, :] + np.linspace(0, 0.05, 6)[:, None]
     whole = summed(law.log_value(Z, X) - logy, w, "huber", 1e-3)
+    pr, huber = FitProblem(law, X, logy, w), Objective("huber", 1e-3)
     for chunk in (999, 1 << 22):
-        got = opt.objective_values(law, X, logy, w, Z, "huber", 1e-3, chunk_elems=chunk)
+        got = opt.objective_values(pr, huber, Z, chunk_elems=chunk)
         assert np.allclose(got, whole, rtol=1e-12, atol=0)
     z0 = Z[3]
-    z1, f1 = opt.polish_streamed(law, X, logy, w, z0, "huber", 1e-3, chunk_elems=1000)
-    z2, f2 = opt.polish_streamed(law, X, logy, w, z0, "huber", 1e-3, chunk_elems=1 << 22)
+    z1, f1 = opt.polish_streamed(pr, huber, z0, chunk_elems=1000)
+    z2, f2 = opt.polish_streamed(pr, huber, z0, chunk_elems=1 << 22)
     assert _rel(f1, f2) <= 1e-12
     assert np.allclose(z1, z2, rtol=0, atol=1e-7)
 
@@ -156,10 +158,11 @@ def test_streamed_polish_reaches_the_least_squares_optimum(delta: float) -> None
     # delta, so the polish must not rely on the exact Huber curvature alone
     law, X, logy, w = _data(4000, seed=8)
     z0 = law.to_internal(TRUE) + 0.003
-    _, f_ls = opt.refine(law, X, logy, w, z0, "huber", delta)
-    z, f = opt.polish_streamed(law, X, logy, w, z0, "huber", delta)
+    pr, huber = FitProblem(law, X, logy, w), Objective("huber", delta)
+    _, f_ls = opt.refine(pr, huber, z0)
+    z, f = opt.polish_streamed(pr, huber, z0)
     assert f <= f_ls * (1 + 1e-9)
-    assert opt.gradient_norm(law, X, logy, w, z, "huber", delta) <= 1e-6 * 4000 * delta
+    assert opt.gradient_norm(pr, huber, z) <= 1e-6 * 4000 * delta
 
 
 def test_memory_does_not_grow_with_the_points() -> None:
@@ -167,7 +170,7 @@ def test_memory_does_not_grow_with_the_points() -> None:
     grid = law.start_grid(X, np.exp(logy))
     tracemalloc.start()
     try:
-        info = opt.multistart(law, X, logy, w, "huber", 1e-3, grid)
+        info = opt.multistart(FitProblem(law, X, logy, w), Objective("huber", 1e-3), grid)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fixtures import published as F
 from scalinglab.errors import FitError
 from scalinglab.fit.approaches import envelope
 from scalinglab.fit.kaplan import critical_batch, kaplan_fit, steps_to_reach
@@ -64,10 +65,10 @@ def test_kaplan_LC_envelope() -> None:
 
 
 def test_critical_batch_recovers_B_star_and_alpha_B() -> None:
-    B_star, alpha_B = 2e8, 0.21
+    B_star, alpha_B = F.KAPLAN_BCRIT["B_star"], F.KAPLAN_BCRIT["alpha_B"]  # Kaplan Eq. 5.3
     rows = []
     losses = np.linspace(4.0, 2.6, 400)
-    s_min = (2.1e3 / (losses - 2.3)) ** (1 / 0.76)
+    s_min = (F.KAPLAN_NS["Sc"] / (losses - 2.3)) ** (1 / F.KAPLAN_NS["alphaS"])  # Table 3
     b_crit = B_star / losses ** (1 / alpha_B)
     for B in (2**14, 2**16, 2**18, 2**20, 2**22):
         steps = s_min * (1 + b_crit / B)
@@ -77,8 +78,8 @@ def test_critical_batch_recovers_B_star_and_alpha_B() -> None:
     assert res.alpha_B == pytest.approx(alpha_B, rel=0.01)
     assert res.B_star == pytest.approx(B_star, rel=0.05)
     np.testing.assert_allclose(res.b_crit, B_star / res.losses ** (1 / alpha_B), rtol=0.01)
-    # Kaplan's value at L = 3 (reference sheet test vector 1.0691e6 tokens)
-    assert P.kaplan_critical_batch(3.0) == pytest.approx(1.0691e6, rel=1e-4)
+    # Kaplan's value at L = 3 (Eq. 5.3: 1.0691e6 tokens)
+    assert P.kaplan_critical_batch(3.0) == pytest.approx(F.KAPLAN_BCRIT_AT_LOSS_3, rel=1e-4)
 
 
 def test_steps_to_reach_and_bad_sweeps() -> None:

@@ -10,34 +10,37 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 import scalinglab as sl
+from fixtures import published as F
 from scalinglab.laws import LAW_NAMES, chinchilla_allocation, get_law, numeric_jacobian
 from scalinglab.laws import published as P
 
 # ---------------------------------------------------------------- published test vectors
-# ../shared/reference/scaling-laws.md section 13 (relative tolerance 1e-4)
+# values and their sources: tests/fixtures/published.py (relative tolerance 1e-4)
 
 
 def test_chinchilla_published_losses() -> None:
     ch = get_law("chinchilla")
-    N, D = np.array([70e9, 280e9]), np.array([1.4e12, 300e9])
+    N, D = (np.array(v) for v in zip(*F.CHINCHILLA_GOPHER_ND, strict=True))
+    losses = F.CHINCHILLA_GOPHER_LOSSES
     np.testing.assert_allclose(ch.predict(P.CHINCHILLA_HOFFMANN_ROUNDED, N=N, D=D),
-                               [1.9366, 1.9933], rtol=1e-4)
+                               losses["hoffmann-rounded"], rtol=1e-4)
     np.testing.assert_allclose(ch.predict(P.CHINCHILLA_HOFFMANN, N=N, D=D),
-                               [1.9208, 1.9672], rtol=1e-4)
-    # the reference's Besiroglu vectors use E = 1.8172 (the grid fit's E, as Pearce & Song
-    # hard-code it) with the headline A, B, alpha, beta
-    epoch = dict(P.CHINCHILLA_EPOCH, E=1.8172)
-    np.testing.assert_allclose(ch.predict(epoch, N=N, D=D), [1.9739, 1.9996], rtol=1e-4)
+                               losses["hoffmann"], rtol=1e-4)
+    # Besiroglu et al.'s headline A, B, alpha, beta with the grid fit's E = 1.8172, as Pearce &
+    # Song's script hard-codes them
+    np.testing.assert_allclose(ch.predict(F.PEARCE_SONG_EPOCH, N=N, D=D),
+                               losses["epoch-E1.8172"], rtol=1e-4)
 
 
 @pytest.mark.parametrize(
     ("params", "C", "n_opt", "d_opt"),
     [
-        (P.CHINCHILLA_HOFFMANN_ROUNDED, 5.76e23, 3.2190e10, 2.9823e12),
-        (P.CHINCHILLA_HOFFMANN, 5.76e23, 4.0361e10, 2.3785e12),
-        (P.CHINCHILLA_HOFFMANN, 1e21, 2.2170e9, 7.5178e10),
-        (P.CHINCHILLA_EPOCH, 5.76e23, 7.2249e10, 1.3287e12),
-        (P.CHINCHILLA_EPOCH, 1e25, 3.1207e11, 5.3407e12),
+        (P.CHINCHILLA_HOFFMANN_ROUNDED, 5.76e23,
+         *F.CHINCHILLA_ALLOCATIONS[("hoffmann-rounded", 5.76e23)]),
+        (P.CHINCHILLA_HOFFMANN, 5.76e23, *F.CHINCHILLA_ALLOCATIONS[("hoffmann", 5.76e23)]),
+        (P.CHINCHILLA_HOFFMANN, 1e21, *F.CHINCHILLA_ALLOCATIONS[("hoffmann", 1e21)]),
+        (P.CHINCHILLA_EPOCH, 5.76e23, *F.CHINCHILLA_ALLOCATIONS[("epoch", 5.76e23)]),
+        (P.CHINCHILLA_EPOCH, 1e25, *F.CHINCHILLA_ALLOCATIONS[("epoch", 1e25)]),
     ],
 )
 def test_chinchilla_allocation_published(params, C, n_opt, d_opt) -> None:
@@ -49,28 +52,34 @@ def test_chinchilla_allocation_published(params, C, n_opt, d_opt) -> None:
 
 
 def test_kaplan_published() -> None:
-    assert get_law("power", x="N").predict(P.KAPLAN_N, N=1e8) == pytest.approx(2.8300, rel=1e-4)
-    assert get_law("power", x="N").predict(P.KAPLAN_N, N=1e9) == pytest.approx(2.3756, rel=1e-4)
-    assert get_law("power", x="D").predict(P.KAPLAN_D, D=1e10) == pytest.approx(2.2624, rel=1e-4)
+    v = F.KAPLAN_VECTORS
+    assert get_law("power", x="N").predict(P.KAPLAN_N, N=1e8) == pytest.approx(
+        v["L(N=1e8), Table 5"], rel=1e-4)
+    assert get_law("power", x="N").predict(P.KAPLAN_N, N=1e9) == pytest.approx(
+        v["L(N=1e9), Table 5"], rel=1e-4)
+    assert get_law("power", x="D").predict(P.KAPLAN_D, D=1e10) == pytest.approx(
+        v["L(D=1e10), Table 5"], rel=1e-4)
     assert get_law("power", x="C").predict(P.KAPLAN_CMIN_PFDAYS, C=1.0) == pytest.approx(
-        2.6581, rel=1e-4)
+        v["L(C_min=1 PF-day), Table 5"], rel=1e-4)
     assert get_law("power", x="C").predict(P.KAPLAN_CMIN_PFDAYS_FIG1, C=1.0) == pytest.approx(
-        2.6187, rel=1e-4)
+        v["L(C_min=1 PF-day), Figure 1"], rel=1e-4)
     assert get_law("kaplan-nd").predict(P.KAPLAN_ND, N=1e9, D=1e10) == pytest.approx(
-        2.4197, rel=1e-4)
+        v["L(N=1e9, D=1e10), Table 2"], rel=1e-4)
     assert get_law("kaplan-ns").predict(P.KAPLAN_NS, N=1e9, S=1e5) == pytest.approx(
-        2.4005, rel=1e-4)
-    assert P.kaplan_critical_batch(3.0) == pytest.approx(1.0691e6, rel=1e-4)
+        v["L(N=1e9, S_min=1e5), Table 3"], rel=1e-4)
+    assert P.kaplan_critical_batch(3.0) == pytest.approx(F.KAPLAN_BCRIT_AT_LOSS_3, rel=1e-4)
 
 
 def test_muennighoff_readme_values() -> None:
     law = get_law("data-constrained")
-    got = law.predict(P.DATA_CONSTRAINED_MUENNIGHOFF, N=[6.34e9, 8.67e9], D=[242e9, 178e9],
-                      U=25e9)
-    np.testing.assert_allclose(got, [2.2256440889984477, 2.2269634075087867], rtol=1e-9)
-    # D'/U at R_D = 3, 4 and in the limit (section 13): 3.7257, 4.5224, 16.388
+    readme = F.MUENNIGHOFF_README_LOSSES
+    got = law.predict(P.DATA_CONSTRAINED_MUENNIGHOFF, N=[n for n, _, _ in readme],
+                      D=[d for _, d, _ in readme], U=25e9)
+    assert all(u == 25e9 for _, _, u in readme)
+    np.testing.assert_allclose(got, list(readme.values()), rtol=1e-9)
+    # D'/U at R_D = 3, 4 and in the limit
     _, dp = law.effective(P.DATA_CONSTRAINED_MUENNIGHOFF, N=1e9, D=np.array([4, 5, 1e9]), U=1.0)
-    np.testing.assert_allclose(dp, [3.7257, 4.5224, 16.388], rtol=1e-4)
+    np.testing.assert_allclose(dp, F.MUENNIGHOFF_EFFECTIVE_DATA, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- Jacobians
@@ -89,7 +98,8 @@ def _law_instances():
 
 
 RANGES = {"N": (15, 22), "D": (18, 25), "U": (17, 20), "S": (5, 10), "C": (40, 50),
-          "loss": (0.5, 1.5), "P": (0.5, 2.8)}
+          "loss": (0.5, 1.5), "P": (0.5, 2.8), "N_enc": (15, 22), "N_dec": (15, 22),
+          "C_train": (20, 30), "C_test": (5, 15), "k": (0, 9)}
 
 
 @pytest.mark.parametrize("law", list(_law_instances()), ids=lambda law: law.name)
@@ -217,15 +227,15 @@ def test_recovers_known_parameters_and_extrapolates(name, opts, truth) -> None:
 
 def test_transfer_and_precision_published_vectors() -> None:
     tr = get_law("transfer")
-    # reference section 13: D_T(D_F = 1e6 chars, N = 1e8)
-    assert tr.predict(P.TRANSFER_TEXT_TO_PYTHON, D=1e6, N=1e8) == pytest.approx(2.5047e8,
-                                                                                rel=1e-4)
+    # D_T(D_F = 1e6 chars, N = 1e8)
+    assert tr.predict(P.TRANSFER_TEXT_TO_PYTHON, D=1e6, N=1e8) == pytest.approx(
+        F.TRANSFER_VECTORS[0], rel=1e-4)
     assert tr.predict(P.TRANSFER_TEXT_CODE_TO_PYTHON, D=1e6, N=1e8) == pytest.approx(
-        8.6740e8, rel=1e-4)
+        F.TRANSFER_VECTORS[1], rel=1e-4)
     # Kumar: effective-parameter factor 1 - exp(-P/2.6745) at 3, 4, 8, 16 bits
     pr = get_law("precision")
     base = {"E": 0.0 + 1e-12, "A": 1.0, "B": 1e-300, "alpha": 1.0, "beta": 1.0,
             "gamma": P.PRECISION_GAMMA_W}
     bits = np.array([3.0, 4.0, 8.0, 16.0])
     factor = 1.0 / pr.predict(base, N=1.0, D=1.0, P=bits)
-    np.testing.assert_allclose(factor, [0.67428, 0.77589, 0.94977, 0.99748], rtol=1e-4)
+    np.testing.assert_allclose(factor, F.PRECISION_FACTORS, rtol=1e-4)

@@ -18,8 +18,8 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
+from fixtures import published as F  # noqa: E402
 from scalinglab.laws import chinchilla_allocation  # noqa: E402
-from scalinglab.laws import published as pub  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 
@@ -79,7 +79,7 @@ def test_fit_matches_epochs_published_optimum(executed: dict[str, dict[str, Any]
     """Besiroglu et al. 2024 (Epoch) report the optimum of the same Huber objective on the
     same 240 runs: E 1.8172, A 477.84, B 2143.86, alpha 0.34731, beta 0.36718."""
     est = _estimates(executed["frame"])
-    for name, want in pub.CHINCHILLA_EPOCH_GRID.items():
+    for name, want in F.CHINCHILLA_EPOCH_GRID.items():
         value, lo, hi = est[name]
         assert value == pytest.approx(want, rel=2e-3 if name in ("A", "B") else 2e-4)
         assert lo < value < hi

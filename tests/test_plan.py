@@ -1,4 +1,5 @@
-"""Planning against published figures (reference sheet Sec. 2.4, 2.7, 3.1, 6, 8, 13)."""
+"""Planning against published figures (Hoffmann et al., Besiroglu et al., Kaplan et al.,
+Muennighoff et al., Sardana et al.; values and sources in ``tests/fixtures/published.py``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fixtures import published as F
 from scalinglab.errors import InputError, OptionError, ParameterError
 from scalinglab.laws import published as pub
 from scalinglab.plan import (
@@ -32,18 +34,9 @@ from scalinglab.plan import (
 HOFF = plan_law("chinchilla", "hoffmann")
 
 
-# ---------------------------------------------------------------------------- Sec. 13 vectors
+# ---------------------------------------------------------------------------- Eq. 4 vectors
 @pytest.mark.parametrize(("params", "C", "N", "D"), [
-    ("hoffmann", 1e21, 2.2170e9, 7.5178e10),
-    ("hoffmann", 5.76e23, 4.0361e10, 2.3785e12),
-    ("hoffmann", 1e25, 1.4855e11, 1.1220e13),
-    ("hoffmann-rounded", 1e21, 1.8242e9, 9.1363e10),
-    ("hoffmann-rounded", 5.76e23, 3.2190e10, 2.9823e12),
-    ("hoffmann-rounded", 1e25, 1.1682e11, 1.4267e13),
-    ("epoch", 1e21, 2.7785e9, 5.9985e10),
-    ("epoch", 5.76e23, 7.2249e10, 1.3287e12),
-    ("epoch", 1e25, 3.1207e11, 5.3407e12),
-])
+    (name, C, N, D) for (name, C), (N, D) in F.CHINCHILLA_ALLOCATIONS.items()])
 def test_compute_optimal_reference_vectors(params: str, C: float, N: float, D: float) -> None:
     p = plan_compute(plan_law("chinchilla", params), C)
     assert p.method == "closed-form"
@@ -56,24 +49,25 @@ def test_compute_optimal_reference_vectors(params: str, C: float, N: float, D: f
 def test_gopher_budget_gives_chinchillas_40b() -> None:
     """Hoffmann et al. Fig. 4: ~40B parameters for Gopher's 5.76e23 FLOPs (unrounded
     constants); Besiroglu et al.'s estimates give ~72B on 1.3T tokens."""
-    p = plan_compute(HOFF, 5.76e23)
-    assert round(p.N_opt / 1e9) == 40 and round(p.D_opt / 1e12, 1) == 2.4
-    e = plan_compute(plan_law("chinchilla", "epoch"), 5.76e23)
-    assert round(e.N_opt / 1e9) == 72 and round(e.D_opt / 1e12, 1) == 1.3
-    # tokens per parameter at 5.9e23: ~59 (unrounded), ~93 (rounded), ~18 (Epoch): Sec. 3.1
-    for name, ratio in (("hoffmann", 59), ("hoffmann-rounded", 93), ("epoch", 18)):
+    p = plan_compute(HOFF, F.GOPHER_FLOPS)
+    h_n, h_d = F.CHINCHILLA_ALLOCATIONS[("hoffmann", F.GOPHER_FLOPS)]
+    assert round(p.N_opt / 1e9) == round(F.HOFFMANN_FIG4_N_OPT_GOPHER / 1e9) == round(h_n / 1e9)
+    assert round(p.D_opt / 1e12, 1) == round(h_d / 1e12, 1)
+    e = plan_compute(plan_law("chinchilla", "epoch"), F.GOPHER_FLOPS)
+    e_n, e_d = F.CHINCHILLA_ALLOCATIONS[("epoch", F.GOPHER_FLOPS)]
+    assert round(e.N_opt / 1e9) == round(e_n / 1e9) and round(e.D_opt / 1e12, 1) == round(
+        e_d / 1e12, 1)
+    # tokens per parameter at 5.9e23: ~59 (unrounded), ~93 (rounded), ~18 (Epoch)
+    for name, ratio in F.TOKENS_PER_PARAM_AT_5_9E23.items():
         assert plan_compute(plan_law("chinchilla", name), 5.9e23).tokens_per_param \
             == pytest.approx(ratio, abs=1)
 
 
 @pytest.mark.parametrize(("C", "N", "D"), [
-    (2.21e19, 400e6, 9.2e9), (1.62e20, 1e9, 27.1e9), (2.46e22, 10e9, 410.1e9),
-    (1.71e24, 67e9, 4.1e12), (1.36e26, 520e9, 43.5e12), (5.65e26, 1e12, 94.1e12),
-    (8.55e28, 10e12, 1425.5e12), (3.52e25, 280e9, 20.1e12),
-])
+    (C, N, D) for N, C, D in F.TABLE_A3_APPROACH3 if N != 175e9])  # 175B: FLOPs misprinted
 def test_table_a3_approach_3_column(C: float, N: float, D: float) -> None:
     """The unrounded constants reproduce Table A3's Approach-3 projections to within ~8% in N
-    (Sec. 2.7; the 280B row's tokens are 11% off because that row is itself not 6ND)."""
+    (the 280B row's tokens are 11% off because that row is itself not 6ND)."""
     p = plan_compute(HOFF, C, tolerance=None)
     assert p.N_opt == pytest.approx(N, rel=0.08)
     assert p.D_opt == pytest.approx(D, rel=0.11)
@@ -173,10 +167,11 @@ def test_tolerance_band() -> None:
 # ---------------------------------------------------------------------------- intervals
 def _epoch_draws(R: int = 300, seed: int = 0) -> np.ndarray:
     """Synthetic bootstrap draws around Besiroglu et al.'s estimate with their bootstrap SEs
-    (Sec. 3.1), columns in the law's order (E, A, B, alpha, beta)."""
+    (``CHINCHILLA_EPOCH_BOOTSTRAP_SE`` of the fixture), columns in the law's order (E, A, B,
+    alpha, beta)."""
     rng = np.random.default_rng(seed)
     mu = pub.CHINCHILLA_EPOCH
-    se = {"E": 0.026, "A": 124.5, "B": 1293.3, "alpha": 0.0154, "beta": 0.0206}
+    se = F.CHINCHILLA_EPOCH_BOOTSTRAP_SE
     cols = [np.abs(rng.normal(mu[k], se[k] / 4, R)) for k in ("E", "A", "B", "alpha", "beta")]
     return np.stack(cols, axis=1)
 
@@ -232,9 +227,9 @@ def test_fit_json_adapter(tmp_path: Path) -> None:
     f.write_text(json.dumps(_fit_doc()))
     pl = load_fit(f)
     assert pl.law.name == "chinchilla" and pl.from_fit and pl.draws.shape == (40, 5)
-    assert pl.params["B"] == pytest.approx(2085.43)
+    assert pl.params["B"] == pytest.approx(F.CHINCHILLA_EPOCH["B"])
     p = plan_compute(pl, 5.76e23)
-    assert p.N_opt == pytest.approx(7.2249e10, rel=1e-4)
+    assert p.N_opt == pytest.approx(F.CHINCHILLA_ALLOCATIONS[("epoch", 5.76e23)][0], rel=1e-4)
     assert p.level == 0.9 and p.intervals["N_opt"][0] < p.N_opt < p.intervals["N_opt"][1]
     assert p.conventions["N"] == "total parameters (Chinchilla Fig. 4 data)"
     assert "hand-written fixture" in p.warnings
@@ -278,10 +273,11 @@ def test_fit_json_bad_input(tmp_path: Path, doc: object, match: str) -> None:
 def test_sardana_inference_aware_example() -> None:
     """Sardana et al. Fig. 1: the loss of a Chinchilla-optimal 13B model, 2T inference tokens:
     a ~7B model trained longer saves ~1.6e22 FLOPs (caption: 1.7e22, 17%)."""
-    target = plan_for_params(HOFF, 13e9).loss
-    ip = plan_inference(HOFF, 2e12, target_loss=target)
-    assert ip.chinchilla["N_opt"] == pytest.approx(13e9, rel=1e-9)
-    assert round(ip.N_opt / 1e9) == 7
+    fig1 = F.SARDANA_FIG1
+    target = plan_for_params(HOFF, fig1["N"]).loss
+    ip = plan_inference(HOFF, fig1["inference_tokens"], target_loss=target)
+    assert ip.chinchilla["N_opt"] == pytest.approx(fig1["N"], rel=1e-9)
+    assert round(ip.N_opt / 1e9) == fig1["N_opt"] / 1e9
     assert ip.saving == pytest.approx(1.6e22, rel=0.05)
     assert 0.15 < ip.saving_fraction < 0.18
     assert ip.total_compute == pytest.approx(6 * ip.N_opt * ip.D_opt + 2 * ip.N_opt * 2e12)
@@ -322,25 +318,27 @@ def test_muennighoff_readme_examples() -> None:
     the README's allocation helper: ~6.8B parameters, ~227B tokens, ~9.1 epochs."""
     pl = plan_law("data-constrained")
     obj = Objective(pl, unique_tokens=25e9)
-    assert float(obj.loss(pl.params, 6.34e9, 242e9)) == pytest.approx(2.2256440889984477,
-                                                                      abs=1e-6)
-    assert float(obj.loss(pl.params, 8.67e9, 178e9)) == pytest.approx(2.2269634075087867,
-                                                                      abs=1e-6)
+    readme = F.MUENNIGHOFF_README_LOSSES
+    assert float(obj.loss(pl.params, 6.34e9, 242e9)) == pytest.approx(
+        readme[(6.34e9, 242e9, 25e9)], abs=1e-6)
+    assert float(obj.loss(pl.params, 8.67e9, 178e9)) == pytest.approx(
+        readme[(8.67e9, 178e9, 25e9)], abs=1e-6)
     C = 6 * 8.67e9 * 178e9
     p = plan_compute(pl, C, unique_tokens=25e9)
-    assert p.N_opt == pytest.approx(6.8e9, rel=0.01)
-    assert p.D_opt == pytest.approx(227e9, rel=0.01)
-    assert p.epochs == pytest.approx(9.1, abs=0.05)
+    alloc = F.MUENNIGHOFF_README_ALLOCATION
+    assert p.N_opt == pytest.approx(alloc["N"], rel=0.01)
+    assert p.D_opt == pytest.approx(alloc["D"], rel=0.01)
+    assert p.epochs == pytest.approx(alloc["epochs"], abs=0.05)
     # independent check: the README's own grid search (D = D0 i, N = N0 / i, i in [1.0001, 3])
     best = math.inf
     for i in np.linspace(1.0001, 3, 500):
         for n, d in ((8.67e9 / i, 178e9 * i), (8.67e9 * i, 178e9 / i)):
             best = min(best, float(obj.loss(pl.params, n, d)))
     assert p.loss <= best + 1e-12
-    # D' / U at R_D = 3, 4, inf (reference sheet Sec. 13)
+    # D' / U at R_D = 3, 4, inf
     U = 1.0
     _, dp = pl.law.effective(pl.params, 1.0, np.array([4.0, 5.0, 1e9]), U)
-    assert dp == pytest.approx([3.7257, 4.5224, 16.388], rel=1e-4)
+    assert dp == pytest.approx(list(F.MUENNIGHOFF_EFFECTIVE_DATA), rel=1e-4)
 
 
 def test_data_constrained_routes() -> None:
@@ -397,24 +395,27 @@ def test_kaplan_allocation_matches_hoffmann_appendix_d4() -> None:
     """Hoffmann et al. App. D.4: at 1e21 FLOPs Kaplan's rule picks 4.68B parameters; with
     C_min = C / 2 (Kaplan Eq. 6.7), Table 6 gives N = 1.3e9 at C = 2 PF-days."""
     n, d = kaplan_allocation(1e21)
-    assert float(n) == pytest.approx(4.68e9, rel=1e-3)
-    assert float(kaplan_allocation(2 * pub.PF_DAY_FLOP)[0]) == pytest.approx(1.3e9)
+    assert float(n) == pytest.approx(F.KAPLAN_N_AT_1E21_HOFFMANN_D4, rel=1e-3)
+    assert float(kaplan_allocation(2 * F.PF_DAY_FLOP)[0]) == pytest.approx(
+        F.KAPLAN_TABLE6_N_OPT["Ne"])
     assert float(6 * n * d) == pytest.approx(1e21)
 
 
 def test_allocation_table() -> None:
     rows = allocation_table(HOFF, [1e21, 5.76e23, 1e25])
     assert [r["compute_ref_units"] for r in rows][1] == 1.0
-    assert rows[1]["N_opt"] == pytest.approx(4.0361e10, rel=1e-4)
+    assert rows[1]["N_opt"] == pytest.approx(F.CHINCHILLA_ALLOCATIONS[("hoffmann", 5.76e23)][0],
+                                             rel=1e-4)
     # Kaplan's allocation is much more parameter-heavy at large budgets
     assert rows[2]["kaplan_N_nonembedding"] > 2 * rows[2]["N_opt"]
     assert all(r["tokens_per_param"] > 20 for r in rows)
 
 
 def test_gpu_cost() -> None:
-    assert GPUS["h100"][1] == 989.4e12
+    h100 = F.GPU_PEAK_BF16_DENSE["h100-sxm"]
+    assert GPUS["h100"][1] == h100
     c = gpu_cost(5.76e23, "h100", mfu=0.4, price_per_hour=2.5, n_gpus=1024)
-    assert c.gpu_hours == pytest.approx(5.76e23 / (989.4e12 * 0.4) / 3600)
+    assert c.gpu_hours == pytest.approx(5.76e23 / (h100 * 0.4) / 3600)
     assert c.cost == pytest.approx(c.gpu_hours * 2.5)
     assert c.days == pytest.approx(c.gpu_hours / 1024 / 24)
     assert gpu_cost(1e21, peak_flops=1e15, mfu=0.5).gpu_hours == pytest.approx(1e21 / 5e14

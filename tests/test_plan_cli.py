@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures import published as F
 from scalinglab.cli import main
 from scalinglab.laws import published as pub
 
@@ -47,14 +48,14 @@ def test_count_hf_config_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                  capsys)
     assert "124,439,808" in out
     doc = json.loads(out_file.read_text())
-    assert doc["params_total"] == 124_439_808
+    assert doc["params_total"] == F.GPT2_SMALL_PARAMS["total"]
     assert doc["params_embedding"] + doc["params_nonembedding"] == doc["params_total"]
-    assert doc["params_nonembedding"] == 85_056_000
+    assert doc["params_nonembedding"] == F.GPT2_SMALL_PARAMS["blocks_and_ln_f"]
     fpt = doc["flops_per_token"]
     assert set(fpt) == {"6N", "6N-nonembedding", "6N-head", "kaplan", "chinchilla", "palm"}
     for v in fpt.values():
         assert v["inference"] == pytest.approx(v["training"] / 3)
-    assert fpt["palm"]["training"] == pytest.approx(8.5517e8, rel=1e-4)
+    assert fpt["palm"]["training"] == pytest.approx(F.GPT2_SMALL_PALM_FLOPS_PER_TOKEN, rel=1e-4)
     assert set(doc["conventions"]["flops_per_token"]) == set(fpt)
     assert "non-embedding" not in doc["conventions"]["params_total"]
 
@@ -116,8 +117,9 @@ def test_plan_single_budget_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
                  capsys)
     assert "N_opt" in out
     doc = json.loads(f.read_text())
-    assert doc["N_opt"] == pytest.approx(4.0361e10, rel=1e-4)
-    assert doc["D_opt"] == pytest.approx(2.3785e12, rel=1e-4)
+    n_opt, d_opt = F.CHINCHILLA_ALLOCATIONS[("hoffmann", 5.76e23)]
+    assert doc["N_opt"] == pytest.approx(n_opt, rel=1e-4)
+    assert doc["D_opt"] == pytest.approx(d_opt, rel=1e-4)
     assert doc["compute"] == 5.76e23 and doc["loss"] == pytest.approx(1.9184, abs=1e-4)
     assert doc["method"] == "closed-form"
     assert {"N", "D", "compute", "loss"} <= set(doc["conventions"])
@@ -130,11 +132,13 @@ def test_plan_params_text_and_cost(tmp_path: Path, capsys: pytest.CaptureFixture
     run_ok(["plan", "--params", params, "--compute", "5.76e23", "--gpu", "h100", "--mfu", "0.4",
             "--price", "2.5", "--n-gpus", "1000", "--json", str(f)], capsys)
     doc = json.loads(f.read_text())
-    assert doc["N_opt"] == pytest.approx(7.2249e10, rel=1e-4)
-    assert doc["D_opt"] == pytest.approx(1.3287e12, rel=1e-4)
+    n_opt, d_opt = F.CHINCHILLA_ALLOCATIONS[("epoch", 5.76e23)]
+    assert doc["N_opt"] == pytest.approx(n_opt, rel=1e-4)
+    assert doc["D_opt"] == pytest.approx(d_opt, rel=1e-4)
     cost = doc["cost"]
-    assert cost["peak_flops"] == 989.4e12 and cost["mfu"] == 0.4
-    assert cost["gpu_hours"] == pytest.approx(5.76e23 / (989.4e12 * 0.4) / 3600)
+    h100 = F.GPU_PEAK_BF16_DENSE["h100-sxm"]
+    assert cost["peak_flops"] == h100 and cost["mfu"] == 0.4
+    assert cost["gpu_hours"] == pytest.approx(5.76e23 / (h100 * 0.4) / 3600)
     assert cost["cost"] == pytest.approx(cost["gpu_hours"] * 2.5)
     assert cost["days"] == pytest.approx(cost["gpu_hours"] / 1000 / 24)
 
@@ -148,7 +152,8 @@ def test_plan_budget_list_table(tmp_path: Path, capsys: pytest.CaptureFixture[st
     rows = doc["plans"]
     assert [r["compute"] for r in rows] == [1e21, 5.76e23, 1e25]
     assert rows[1]["compute_ref_units"] == 1.0
-    assert rows[0]["kaplan_N_nonembedding"] == pytest.approx(4.68e9, rel=1e-3)
+    assert rows[0]["kaplan_N_nonembedding"] == pytest.approx(F.KAPLAN_N_AT_1E21_HOFFMANN_D4,
+                                                             rel=1e-3)
     assert "non-embedding" in doc["conventions"]["kaplan_N_nonembedding"]
 
 
@@ -179,12 +184,13 @@ def test_plan_inference_aware(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                   "a100", "--json", str(f)], capsys)
     assert "saving" in out
     doc = json.loads(f.read_text())
-    assert round(doc["N_opt"] / 1e9) == 7
+    assert round(doc["N_opt"] / 1e9) == F.SARDANA_FIG1["N_opt"] / 1e9
     assert doc["saving"] == pytest.approx(1.6e22, rel=0.05)
-    assert doc["inference"]["chinchilla"]["N_opt"] == pytest.approx(13e9, rel=1e-6)
+    assert doc["inference"]["chinchilla"]["N_opt"] == pytest.approx(F.SARDANA_FIG1["N"],
+                                                                    rel=1e-6)
     assert doc["compute"] == pytest.approx(6 * doc["N_opt"] * doc["D_opt"])
     assert "inference_compute" in doc["conventions"]
-    assert doc["cost"]["peak_flops"] == 312e12
+    assert doc["cost"]["peak_flops"] == F.GPU_PEAK_BF16_DENSE["a100"]
 
 
 def test_plan_target_loss_and_unique_tokens(tmp_path: Path,
@@ -197,8 +203,10 @@ def test_plan_target_loss_and_unique_tokens(tmp_path: Path,
     run_ok(["plan", "--law", "data-constrained", "--compute", str(6 * 8.67e9 * 178e9),
             "--unique-tokens", "25e9", "--json", str(g)], capsys)
     doc = json.loads(g.read_text())
-    assert doc["epochs"] == pytest.approx(9.1, abs=0.05) and doc["unique_tokens"] == 25e9
-    assert doc["N_opt"] == pytest.approx(6.8e9, rel=0.01)
+    alloc = F.MUENNIGHOFF_README_ALLOCATION
+    assert doc["epochs"] == pytest.approx(alloc["epochs"], abs=0.05)
+    assert doc["unique_tokens"] == 25e9
+    assert doc["N_opt"] == pytest.approx(alloc["N"], rel=0.01)
 
 
 @pytest.mark.parametrize(("argv", "needles"), [

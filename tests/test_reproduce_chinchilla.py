@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import scalinglab as sl
+from fixtures import published as F
 from scalinglab.cli import main
 from scalinglab.fit.approaches import budget_groups
 from scalinglab.laws import chinchilla_allocation, get_law
@@ -27,26 +28,21 @@ from scalinglab.plan.source import PlanLaw
 from scalinglab.reproduce import chinchilla as ch
 from scalinglab.reproduce.findings import Finding, judge
 
-# Hoffmann et al. 2022 (arXiv 2203.15556), Table 2: Approach 2 exponent a = 0.49.
-HOFFMANN_A2_A = 0.49
-# Besiroglu et al. 2024, epoch-research/analyzing-chinchilla data_analysis.ipynb @ 9225883,
-# the Hoffmann-style grid + L-BFGS-B fit of the summed Huber loss on 240 runs ("replicate
-# exactly" cell): E 1.8172, A 477.84, B 2143.86, alpha 0.34731, beta 0.36718
-# (../shared/anchors/chinchilla/README.md).
-EPOCH_GRID = {"E": 1.8172, "A": 477.84, "B": 2143.86, "alpha": 0.34731, "beta": 0.36718}
-# Same notebook: a = beta / (alpha + beta) = 0.513.
-EPOCH_A = 0.513
-# Reference sheet §12 [V-calc] from Besiroglu et al.'s constants (482.01, 2085.43, 1.8169,
-# 0.3478, 0.3658): N_opt at C = 5.76e23 (Gopher's budget, Hoffmann Table 3) = 7.2249e10.
-EPOCH_N_OPT_GOPHER = 7.2249e10
+# Published values (each with its source in tests/fixtures/published.py):
+# Hoffmann et al. 2022, Table 2: Approach 2 exponent a = 0.49.
+HOFFMANN_A2_A = F.HOFFMANN_APPROACH2_A
+# Besiroglu et al. 2024 (Epoch's notebook): the Hoffmann-style grid + L-BFGS-B fit of the
+# summed Huber loss on 240 runs, and its a = beta / (alpha + beta) = 0.513.
+EPOCH_GRID = F.CHINCHILLA_EPOCH_GRID
+EPOCH_A = F.EPOCH_A
+# Eq. 4 with Besiroglu et al.'s constants at Gopher's budget (Hoffmann Table 3): 7.2249e10.
+EPOCH_N_OPT_GOPHER = F.CHINCHILLA_ALLOCATIONS[("epoch", F.GOPHER_FLOPS)][0]
 # Hoffmann et al. 2022, Table A3, Approach 3 column: (params, FLOPs); the 175B row is printed
-# 1.26e24, a typo for 1.26e25 (6 x 175e9 x 12.0e12). Reference sheet §2.7: Eq. 4 with the
-# unrounded constants reproduces this column to within about 3-8 %.
-TABLE_A3_APPROACH3 = [(400e6, 2.21e19), (1e9, 1.62e20), (10e9, 2.46e22), (67e9, 1.71e24),
-                      (175e9, 1.26e25), (280e9, 3.52e25), (520e9, 1.36e26), (1e12, 5.65e26),
-                      (10e12, 8.55e28)]
+# 1.26e24, a typo for 6 N D = 1.26e25, used here.
+TABLE_A3_APPROACH3 = [(n, F.TABLE_A3_175B_FLOPS_6ND if n == 175e9 else c)
+                      for n, c, _ in F.TABLE_A3_APPROACH3]
 # Hoffmann et al. 2022, Sec. 3.2: nine IsoFLOP budgets from 6e18 to 3e21 FLOPs.
-N_ISOFLOP_BUDGETS = 9
+N_ISOFLOP_BUDGETS = F.HOFFMANN_N_ISOFLOP_BUDGETS
 
 FIELDS = {f.name for f in dataclasses.fields(Finding)}
 
@@ -151,7 +147,7 @@ def test_isoflop_runs_are_the_nine_budgets() -> None:
 def test_projection_reproduces_table_a3_from_hoffmann_constants() -> None:
     obj = Objective(PlanLaw(get_law("chinchilla"), dict(pub.CHINCHILLA_HOFFMANN)))
     for n, flops in TABLE_A3_APPROACH3:
-        # Eq. 4 at the printed budget gives the printed size to within 3-8 % (reference sheet)
+        # Eq. 4 at the printed budget gives the printed size to within about 3-8 %
         n_opt, _ = chinchilla_allocation(pub.CHINCHILLA_HOFFMANN, flops)
         assert float(n_opt) == pytest.approx(n, rel=0.08), n
         # our inverse (size -> budget) is the plan module's, and inverts Eq. 4

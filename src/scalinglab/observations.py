@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scalinglab.errors import InputError, OptionError
+from scalinglab.errors import InputError, argument_error
 from scalinglab.jsonio import parse_json
 
 STANDARD_COLUMNS = ("N", "D", "C", "loss", "S", "U", "P", "run_id", "group", "weight")
@@ -44,6 +44,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "run_id": ("run_id", "run", "run_name", "name", "id"),
     "group": ("group", "dataset", "family"),
     "weight": ("weight", "weights"),
+    "N_enc": ("n_enc", "n_e", "encoder_params", "enc_params", "n_encoder"),
+    "N_dec": ("n_dec", "n_d", "decoder_params", "dec_params", "n_decoder"),
+    # train-test law (training FLOPs; inference FLOPs per query) and coverage law (samples k)
+    "C_train": ("c_train", "train_compute", "training_compute"),
+    "C_test": ("c_test", "test_flops", "test_compute", "inference_flops", "inference_compute"),
+    "k": ("k", "samples_per_problem", "attempts"),
+    "coverage": ("coverage", "pass@k", "pass_at_k"),
 }
 
 NUMERIC = ("N", "D", "C", "loss", "S", "U", "weight")
@@ -137,7 +144,7 @@ def map_columns(df: pd.DataFrame, overrides: Mapping[str, str] | None = None,
     for std, foreign in overrides.items():
         if foreign not in df.columns:
             raise InputError(
-                f"--column {std}={foreign}: no column {foreign!r}; the columns are "
+                f"column mapping {std}={foreign}: no column {foreign!r}; the columns are "
                 f"{', '.join(map(str, df.columns))}", source=src)
         rename[foreign] = std
         taken.add(std)
@@ -207,7 +214,8 @@ def validate(df: pd.DataFrame, required: Iterable[str], source: str | None = Non
     if missing:
         raise InputError(
             f"missing column(s) {', '.join(missing)}; the table has "
-            f"{', '.join(map(str, df.columns))} (map one with --column {missing[0]}=NAME)",
+            f"{', '.join(map(str, df.columns))} (map one with --column {missing[0]}=NAME, "
+            f"in Python columns={{{missing[0]!r}: NAME}})",
             source=src)
     out = df.copy()
     for col in required:
@@ -251,13 +259,14 @@ def complete(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def parse_column_overrides(items: Iterable[str] | None) -> dict[str, str]:
+def parse_column_overrides(items: Iterable[str] | None, option: str = "columns"
+                           ) -> dict[str, str]:
     """``["loss=val_loss", "N=params"]`` -> ``{"loss": "val_loss", "N": "params"}``."""
     out: dict[str, str] = {}
     for item in items or ():
         if "=" not in item:
-            raise OptionError("--column", f"expected STANDARD=COLUMN (e.g. loss=val_loss), "
-                              f"got {item!r}")
+            raise argument_error(option, f"expected STANDARD=COLUMN (e.g. loss=val_loss), "
+                                 f"got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -306,7 +315,7 @@ def repetition_warning(df: pd.DataFrame) -> str | None:
             f"more than once (up to {np.nanmax(epochs):.2f} epochs), so their D counts "
             "repeated tokens, which are worth less than unique ones (Muennighoff et al. 2023); "
             "train on more data (or a synthetic:NAME source), or fit the data-constrained law "
-            "(--law data-constrained, with the unique tokens in a U column)")
+            "(law data-constrained, with the unique tokens in a U column)")
 
 
 def data_hash(df: pd.DataFrame, cols: Iterable[str]) -> str:

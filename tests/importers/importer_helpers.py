@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
-#: the law the synthetic runs follow (Chinchilla's published fit)
-E, A, B, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28
-#: a pure power law L(N) = (NC/N)^ALPHA_N for the single-variable tests
-NC, ALPHA_N = 8.8e13, 0.076
+from fixtures import published as F
+
+#: the law the synthetic runs follow (Chinchilla's published fit, Hoffmann et al. Eq. 10)
+E, A, B, ALPHA, BETA = (F.CHINCHILLA_HOFFMANN_ROUNDED[k] for k in ("E", "A", "B", "alpha", "beta"))
+#: a pure power law L(N) = (NC/N)^ALPHA_N for the single-variable tests (Kaplan Table 5)
+NC, ALPHA_N = F.KAPLAN_N["Nc"], F.KAPLAN_N["alpha"]
 
 
 def chinchilla(n: float, d: float) -> float:

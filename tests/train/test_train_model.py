@@ -12,6 +12,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from fixtures import published as F
 from scalinglab.accounting import ModelShape, count_params, flops_per_token
 from scalinglab.errors import ParameterError
 from scalinglab.train import GPT, TrainConfig, gpu_peak_flops, kaplan_lr, lr_at, resolve_threads
@@ -155,11 +156,12 @@ def test_retained_heap_reuses_freed_buffers() -> None:
 
 
 def test_gpu_peak_table() -> None:
-    assert gpu_peak_flops("NVIDIA H100 80GB HBM3", "bf16") == 989.4e12
-    assert gpu_peak_flops("NVIDIA H100 80GB HBM3", "fp32") == 494.7e12
-    assert gpu_peak_flops("NVIDIA H100 PCIe", "bf16") == 756e12
-    assert gpu_peak_flops("NVIDIA H200", "bf16") == 989.4e12
-    assert gpu_peak_flops("NVIDIA A100-SXM4-80GB", "bf16") == 312e12
+    bf16 = F.GPU_PEAK_BF16_DENSE
+    assert gpu_peak_flops("NVIDIA H100 80GB HBM3", "bf16") == bf16["h100-sxm"]
+    assert gpu_peak_flops("NVIDIA H100 80GB HBM3", "fp32") == F.GPU_PEAK_TF32_DENSE["h100-sxm"]
+    assert gpu_peak_flops("NVIDIA H100 PCIe", "bf16") == bf16["h100-pcie"]
+    assert gpu_peak_flops("NVIDIA H200", "bf16") == bf16["h100-sxm"]
+    assert gpu_peak_flops("NVIDIA A100-SXM4-80GB", "bf16") == bf16["a100"]
     assert gpu_peak_flops("NVIDIA GeForce GTX 1080", "bf16") is None
 
 

@@ -21,6 +21,7 @@ import typer
 
 from scalinglab import __version__
 from scalinglab.cli import (
+    conventions_cmds,
     data_cmds,
     demo_cmds,
     fit_cmds,
@@ -67,7 +68,7 @@ def _root(
 
 
 for _module in (demo_cmds, fit_cmds, data_cmds, plan_cmds, train_cmds, sweep_cmds,
-                report_cmds, import_cmds, reproduce_cmds):
+                report_cmds, import_cmds, reproduce_cmds, conventions_cmds):
     _module.register(app)
 
 

@@ -82,7 +82,7 @@ def _profiled_estimates(res: FitResult) -> Table:
     informative" where the profile says the parameter is not identified) and the profile
     interval, or "not identified" with the range over which the profile is flat."""
     lvl = f"{res.confidence:.0%}"
-    t = Table(title=f"{res.law.name}: {res.law.formula}", title_justify="left")
+    t = Table()
     for c, j in (("parameter", "left"), ("estimate", "right")):
         t.add_column(c, justify=j)
     if res.intervals:
@@ -110,6 +110,8 @@ def _profiled_estimates(res: FitResult) -> Table:
 def print_fit(res: FitResult) -> None:
     """The estimates, intervals, derived quantities, backtest and warnings as rich tables."""
     lvl = f"{res.confidence:.0%} interval"
+    # the formula on a line of its own: as a table title it would wrap to the table's width
+    console.print(f"{res.law.name}: {res.law.formula}", highlight=False, soft_wrap=True)
     if res.identification:
         console.print(_profiled_estimates(res))
         pr = res.profile
@@ -118,13 +120,13 @@ def print_fit(res: FitResult) -> None:
                       f"{pr.get('evaluations')} refits, {pr.get('seconds', 0):.2f} s",
                       highlight=False)
     else:
-        console.print(_estimates(f"{res.law.name}: {res.law.formula}", res.params,
-                                 res.intervals, lvl, first="parameter", fixed=res.fixed))
+        console.print(_estimates("", res.params, res.intervals, lvl, first="parameter",
+                                 fixed=res.fixed))
     opt = res.optimizer
     console.print(f"objective ({res.loss}, sum over {res.n_points} points): "
-                  f"{res.objective:.10g}; {opt.get('n_starts')} starts, "
-                  f"{opt.get('n_at_best')}/{opt.get('n_refined')} refined starts at the best; "
-                  f"{opt.get('seconds', 0):.2f} s" + (f"; sigma {res.sigma:.4g}" if res.sigma
+                  f"{res.objective:.10g}; {opt.n_starts} starts, "
+                  f"{opt.n_at_best}/{opt.n_refined} refined starts at the best; "
+                  f"{opt.seconds or 0:.2f} s" + (f"; sigma {res.sigma:.4g}" if res.sigma
                                                        else ""))
     truth = res.provenance.get("entropy_rate")
     if truth is not None and "E" in res.params:
@@ -141,11 +143,11 @@ def print_fit(res: FitResult) -> None:
                           f"do not identify): {', '.join(vague)}", highlight=False)
     if res.backtest:
         b = res.backtest
-        console.print(f"backtest: fitted on {b['n_train']} points with C <= "
-                      f"{b['threshold_C']:.3g}; on the {b['n_test']} points above: mean |rel. "
-                      f"error| {b['mean_abs_rel_error']:.2%}, max {b['max_abs_rel_error']:.2%}"
-                      + (f", interval coverage {b['interval_coverage']:.0%}"
-                         if "interval_coverage" in b else ""))
+        console.print(f"backtest: fitted on {b.n_train} points with C <= "
+                      f"{b.threshold_C:.3g}; on the {b.n_test} points above: mean |rel. "
+                      f"error| {b.mean_abs_rel_error:.2%}, max {b.max_abs_rel_error:.2%}"
+                      + (f", interval coverage {b.interval_coverage:.0%}"
+                         if b.interval_coverage is not None else ""))
     for w in res.warnings:
         warn(w)
 
@@ -193,7 +195,9 @@ def fit_cmd(
     law: Annotated[str, typer.Option(help="law name (scalinglab laws)")] = "chinchilla",
     x: Annotated[str | None, typer.Option(help="variable of a one-variable law (N, D, C)")
                  ] = None,
-    y: Annotated[str, typer.Option(help="column to fit (default loss)")] = "loss",
+    y: Annotated[str | None, typer.Option(
+        help="column to fit (default the law's: loss; score for train-test, coverage for "
+             "coverage)")] = None,
     breaks: Annotated[int | None, typer.Option(help="number of breaks (bnsl)")] = None,
     loss: Annotated[str, typer.Option(help="huber | mse | huber-likelihood")] = "huber",
     delta: Annotated[float, typer.Option(help="Huber delta (log space)")] = 1e-3,
@@ -219,9 +223,17 @@ def fit_cmd(
     profile: Annotated[list[str] | None, typer.Option(
         help="profile-likelihood intervals and identification of parameters: NAME,... or "
         "all (repeatable; off by default)")] = None,
+    chance: Annotated[float | None, typer.Option(
+        help="--law downstream: the metric of random guessing (0.25 for 4-way multiple "
+        "choice), for the chance-floor warning")] = None,
     json_out: JsonOpt = None,
 ) -> None:
     """Fit a scaling law (Approach 3 for chinchilla) with multi-start, bootstrap, diagnostics.
+
+    --law downstream fits two steps (task loss vs --x, default C; then
+    the metric --y, default accuracy, vs the loss column) and predicts the
+    metric at each --compute with a joint-bootstrap interval
+    (scalinglab.fit.downstream).
 
     --fix and --fix-from hold parameters at given values and fit only the
     others (in the bootstrap too; held parameters get no interval).
@@ -248,10 +260,21 @@ def fit_cmd(
     check_json_dest(json_out)
     from scalinglab.fit import fit
     from scalinglab.fit.profile import resolve_names
+    from scalinglab.fit.records import Diagnostic
     from scalinglab.laws import get_law
     from scalinglab.observations import parse_column_overrides
 
     columns = parse_column_overrides(column)
+    if law == "downstream":
+        for flag, given in (("--fix", fix), ("--fix-from", fix_from), ("--profile", profile),
+                            ("--holdout-above", holdout_above), ("--breaks", breaks)):
+            if given:
+                raise OptionError(flag, "is not used by --law downstream")
+        _downstream_cmd(data, x=x or "C", metric="accuracy" if y in (None, "loss") else y,
+                        at=budgets, bootstrap=bootstrap, bootstrap_by=bootstrap_by, seed=seed,
+                        confidence=confidence, chance=chance, loss=loss, delta=delta,
+                        columns=columns, json_out=json_out)
+        return
     lawobj = get_law(law, x=x, breaks=breaks)
     held, origin = _held(law, x, breaks, fix, fix_from)
     profiled = resolve_names(lawobj, profile, held, "--profile") if profile else []
@@ -266,10 +289,27 @@ def fit_cmd(
     if origin is not None:
         res.provenance["fixed_from"] = origin
         for w in origin["unidentified"][:1]:
-            res.warnings.append(f"fixed: the values held come from {origin['fit']}, a fit that "
-                                f"warned: {w}")
+            res.warnings.append(Diagnostic("fixed", f"fixed: the values held come from "
+                                           f"{origin['fit']}, a fit that warned: {w}"))
     print_fit(res)
     emit_json(json_out, res.to_json())
+
+
+def _downstream_cmd(data: str, *, json_out: str | None, **options: Any) -> None:
+    """``fit --law downstream``: the two-step fit of :mod:`scalinglab.fit.downstream`."""
+    from scalinglab.fit.downstream import fit_downstream
+
+    res = fit_downstream(_data_arg(data), **options)
+    for line in res.summary().splitlines():
+        if not line.startswith("warning: "):
+            console.print(line, highlight=False, soft_wrap=True)
+    for w in res.warnings:
+        warn(w)
+    if res.predictions and not res.bootstrap:
+        from scalinglab.console import note
+
+        note("no intervals: pass --bootstrap N (e.g. 200) for the joint bootstrap over runs")
+    emit_json(json_out, res.to_dict())
 
 
 def laws_cmd(json_out: JsonOpt = None) -> None:
@@ -449,10 +489,50 @@ def critical_batch_cmd(
     emit_json(json_out, r.to_json())
 
 
+def densing_cmd(
+    data: Annotated[str, typer.Argument(help="table of models: date, density (or N and score "
+                                         "with --reference)")],
+    date: Annotated[str, typer.Option(help="release-date column (YYYY-MM-DD)")] = "date",
+    density: Annotated[str, typer.Option(help="capability-density column")] = "density",
+    reference: Annotated[str | None, typer.Option(
+        help="reference-family constants a,alpha,b,beta,c,gamma,l,d[,D0] as NAME=VALUE,... "
+        "(density from the N and score columns, Xiao et al. Eqs. 2-4)")] = None,
+    origin: Annotated[str | None, typer.Option(help="t = 0 date (default the earliest)")
+                      ] = None,
+    all_models: Annotated[bool, typer.Option(
+        "--all", help="fit every model, not only the running-maximum envelope")] = False,
+    confidence: ConfidenceOpt = 0.95,
+    json_out: JsonOpt = None,
+) -> None:
+    """The densing law ln rho_max(t) = A t + B (Xiao et al. 2024): A per day and the doubling
+    time of the maximum capability density, with a t interval."""
+    start_json(json_out)
+    check_confidence(confidence)
+    check_json_dest(json_out)
+    from scalinglab.laws.densing import fit_densing
+    from scalinglab.observations import read_table
+    from scalinglab.plan.source import parse_params
+
+    ref = parse_params(reference, "--reference") if reference else None
+    r = fit_densing(read_table(data), date=date, density=density, reference=ref,
+                    origin=origin, envelope=not all_models, confidence=confidence)
+    t = Table(title=f"densing law: ln rho_max = A t + B (t in days since {r.origin})")
+    for c in ("A (per day)", "CI", "doubling (days)", "CI", "months", "R^2", "envelope / all"):
+        t.add_column(c, justify="right")
+    t.add_row(_fmt(r.A), f"{_fmt(r.A_ci[0])} .. {_fmt(r.A_ci[1])}", _fmt(r.doubling_days),
+              f"{_fmt(r.doubling_days_ci[0])} .. {_fmt(r.doubling_days_ci[1])}",
+              _fmt(r.doubling_months), _fmt(r.r2), f"{r.n_envelope} / {r.n_models}")
+    console.print(t)
+    for w in r.warnings:
+        warn(w)
+    emit_json(json_out, r.to_json())
+
+
 def register(app: typer.Typer) -> None:
     """Add ``fit``, ``laws``, ``isoflop``, ``envelope``, ``compare``, ``kaplan`` and
     ``critical-batch`` to the app."""
     for name, fn in (("fit", fit_cmd), ("laws", laws_cmd), ("isoflop", isoflop_cmd),
                      ("envelope", envelope_cmd), ("compare", compare_cmd),
-                     ("kaplan", kaplan_cmd), ("critical-batch", critical_batch_cmd)):
+                     ("kaplan", kaplan_cmd), ("critical-batch", critical_batch_cmd),
+                     ("densing", densing_cmd)):
         app.command(name, cls=Command)(fn)

@@ -83,7 +83,7 @@ PARAMETER_OPTIONS: dict[str, dict[str, str]] = {
           "peak_flops": "peak_tflops", "price_per_hour": "price", "n_params": "target_params",
           "pl": "params", "figures_dir": "figures"},
     "compare": {"law": "laws", "names": "laws"},
-    "plan": {"fit": "fit_json", "path": "fit_json"},
+    "plan": {"fit": "fit_json", "path": "fit_json", "target": "target_score"},
     "count": {"path": "hf_config"},
     "shape": {"aspect_range": "aspect_max"},
     "import": {"experiments": "experiment", "tags": "tag", "filter": "filter_",

@@ -265,6 +265,72 @@ def _print_table(rows: list[dict[str, Any]], law: str, ref: float) -> None:
     console.print(t)
 
 
+def _print_test_compute(doc: dict[str, Any]) -> None:
+    iv, lvl = doc.get("intervals") or {}, doc.get("level")
+    if doc["law"] == "coverage":
+        title = f"samples for coverage {doc['target']:g} ({doc['law']}, Brown et al. 2024)"
+        rows = [("samples per problem k", "samples"), ("whole samples", "samples_whole"),
+                ("coverage at whole samples", "coverage_at_whole"),
+                ("FLOPs per sample", "flops_per_sample"),
+                ("inference FLOPs per problem", "C_test"), ("problems (queries)", "queries"),
+                ("inference FLOPs, all problems", "inference_compute")]
+    else:
+        title = (f"cheapest train/test-time split for score {doc['target']:g} "
+                 f"({doc['law']}, Jones 2021)")
+        rows = [("training FLOPs C_train", "C_train"), ("inference FLOPs per query C_test",
+                                                         "C_test"),
+                ("queries", "queries"), ("inference FLOPs, all queries", "inference_compute"),
+                ("total FLOPs", "total_compute"), ("training share of total", "train_share"),
+                ("exchange rate (decades of C_test per decade of C_train)", "exchange_rate"),
+                ("C_test factor replaced by 10x C_train", "test_per_10x_train")]
+    if not doc["reachable"]:
+        console.print(f"{title}: not reachable: {doc.get('reason', '')}", highlight=False)
+        rows = [r for r in rows if r[1] in ("exchange_rate", "test_per_10x_train")]
+        if not rows:
+            return
+    t = Table(title=title, title_justify="left")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    if iv:
+        t.add_column(f"{lvl:.0%} interval", justify="right")
+    for label, key in rows:
+        r = [label, _fmt(doc.get(key))]
+        if iv:
+            lo, hi = iv.get(key, (None, None))
+            r.append(f"{_fmt(lo)} - {_fmt(hi)}" if lo is not None else "")
+        t.add_row(*r)
+    console.print(t)
+    if doc.get("binding"):
+        console.print(f"the optimum sits on the limit --{doc['binding'].replace('_', '-')}",
+                      highlight=False)
+    if doc.get("reachable_fraction") is not None and doc["reachable_fraction"] < 1:
+        console.print(f"reachable for {doc['reachable_fraction']:.0%} of the bootstrap draws",
+                      highlight=False)
+
+
+def _test_compute_doc(pl: Any, fit_json: Path | None, *, target_score: float | None,
+                      others: dict[str, Any], **limits: Any) -> dict[str, Any]:
+    """``plan --test-compute``: the options that belong to other plans refused, then
+    :func:`~scalinglab.plan.document.test_compute_document` (which checks the rest)."""
+    from scalinglab.errors import ParameterError
+    from scalinglab.plan.document import test_compute_document
+
+    for flag, value in others.items():
+        if value is not None:
+            raise OptionError(flag, f"does not apply to --test-compute (a train-test or "
+                              f"coverage plan); leave {flag} out")
+    if target_score is None:
+        raise OptionError("--target-score", "--test-compute needs --target-score: the score "
+                          "(train-test law) or coverage (coverage law) to reach")
+    try:
+        return test_compute_document(pl, target_score, **limits)
+    except ParameterError as exc:
+        if exc.parameter == "pl":  # the law came from --fit or --law
+            raise OptionError("--fit" if fit_json is not None else "--law",
+                              exc.detail) from None
+        raise
+
+
 def plan_cmd(
     law: Annotated[str | None, typer.Option(
         help="law name (default chinchilla; a --fit carries its own)")] = None,
@@ -300,12 +366,36 @@ def plan_cmd(
     reference_compute: Annotated[float, typer.Option(
         help="reference budget of the table's 'C in units' column (Gopher 5.76e23)")]
     = 5.76e23,
+    test_compute: Annotated[bool, typer.Option(
+        "--test-compute", help="the cheapest split of training and test-time compute for "
+        "--target-score under a train-test fit (Jones 2021), or the samples for a target "
+        "coverage under a coverage fit (Brown et al. 2024)")] = False,
+    target_score: Annotated[float | None, typer.Option(
+        help="with --test-compute: the score (train-test) or coverage (coverage) to reach")]
+    = None,
+    queries: Annotated[float, typer.Option(
+        help="with --test-compute: queries served (problems, for coverage); inference FLOPs "
+        "are paid per query")] = 1.0,
+    c_test_min: Annotated[float | None, typer.Option(
+        help="with --test-compute: least inference FLOPs per query (one sample, one node)")]
+    = None,
+    c_test_max: Annotated[float | None, typer.Option(
+        help="with --test-compute: most inference FLOPs per query (latency)")] = None,
+    c_train_max: Annotated[float | None, typer.Option(
+        help="with --test-compute: most training FLOPs")] = None,
+    budget: Annotated[float | None, typer.Option(
+        help="with --test-compute: most total FLOPs (training + queries x inference)")]
+    = None,
+    flops_per_sample: Annotated[float | None, typer.Option(
+        help="with --test-compute and a coverage fit: inference FLOPs per sample")] = None,
     json_out: JsonOpt = None,
 ) -> None:
     """Compute-optimal N, D and loss for a budget (or the budget for a target loss).
 
     A published parameter set implies its law: --params kaplan plans with
-    kaplan-nd, --params muennighoff with data-constrained.
+    kaplan-nd, --params muennighoff with data-constrained. --test-compute plans the split of
+    training and test-time compute (a train-test fit) or the samples for a coverage (a
+    coverage fit).
     """
     start_json(json_out)
     check_json_dest(json_out)
@@ -321,6 +411,27 @@ def plan_cmd(
                               f"which is a {pl.law.name!r} fit")
     else:
         pl = plan_law(law, params)
+    test_only = {"--target-score": target_score, "--c-test-min": c_test_min,
+                 "--c-test-max": c_test_max, "--c-train-max": c_train_max, "--budget": budget,
+                 "--flops-per-sample": flops_per_sample,
+                 "--queries": None if queries == 1.0 else queries}
+    if test_compute:
+        doc = _test_compute_doc(
+            pl, fit_json, target_score=target_score, queries=queries, c_test_min=c_test_min,
+            c_test_max=c_test_max, c_train_max=c_train_max, budget=budget,
+            flops_per_sample=flops_per_sample, level=level,
+            others={"--compute": compute or None, "--target-loss": target_loss,
+                    "--target-params": target_params, "--inference-tokens": inference_tokens,
+                    "--unique-tokens": unique_tokens, "--gpu": gpu,
+                    "--peak-tflops": peak_tflops, "--price": price, "--n-gpus": n_gpus})
+        _print_test_compute(doc)
+        for w in doc.get("warnings", []):
+            warn(w)
+        emit_json(json_out, doc)
+        return
+    given = [flag for flag, v in test_only.items() if v is not None]
+    if given:
+        raise OptionError(given[0], "applies only with --test-compute")
     doc = plan_document(
         pl, compute=parse_compute(compute), target_loss=target_loss,
         target_params=target_params, inference_tokens=inference_tokens,

@@ -7,6 +7,8 @@
   al. 2024 (arXiv 2403.08540), MIT licence.
 * ``misfitting2025`` (261): last checkpoints of open_lm runs over several learning rates; Li et
   al. 2025 (arXiv 2502.18969). ``misfitting2025-best`` (81): the best rate per (N, D) cell.
+* ``gordon2021`` (240): NMT runs (de/ru/zh-en), dev cross-entropy over data bytes and
+  non-embedding encoder+decoder size; Gordon, Duh, Kaplan 2021 (EMNLP 2021).
 
 ``load(name)`` returns a DataFrame with the standard columns (``N``, ``D``, ``C``, ``loss``,
 ``run_id``, ``group`` where they apply) plus the original ones, and ``df.attrs`` holding the
@@ -63,6 +65,16 @@ DATASETS: dict[str, DatasetInfo] = {
     "misfitting2025-best": DatasetInfo("misfitting2025-best", "misfitting_li2025_last_ckpt.csv",
                                        "81 runs: best learning rate per (N, D)", _MF_CITE,
                                        _OL_CONV),
+    "gordon2021": DatasetInfo(
+        "gordon2021", "gordon2021_data_scaling.csv",
+        "240 NMT runs (de/ru/zh-en): dev cross-entropy over data size and model size",
+        "Gordon, Duh, Kaplan 2021, 'Data and Parameter Scaling Laws for Neural Machine "
+        "Translation' (EMNLP 2021); data from mitchellgordon95/mt-scaling "
+        "summaries/data_scaling.0126.summary @15e80fe768588c802235b9a66a784ec57751a3ee",
+        {"N": "non-embedding parameters of encoder + decoder, 2 Layers (4 d^2 + 2 d d_ff) as "
+              "the repository's plots/main.py counts them",
+         "D": "training data in bytes (data_bytes)", "C": "6 N D (bytes, not tokens)",
+         "loss": "dev cross-entropy (ent_dev) as the repository reports it"}),
 }
 
 
@@ -81,7 +93,10 @@ def _info(name: str) -> DatasetInfo:
 def load(name: str) -> pd.DataFrame:
     """A bundled data set as an observation table (see the module docstring)."""
     info = _info(name)
-    raw = pd.read_csv(path(name))
+    if name == "gordon2021":
+        raw = pd.read_csv(path(name), comment="#")
+    else:
+        raw = pd.read_csv(path(name))
     if name.startswith("chinchilla"):
         df = raw.rename(columns={"Model Size": "N", "Training FLOP": "C"})
         df["D"] = df["C"] / (6.0 * df["N"])
@@ -89,6 +104,17 @@ def load(name: str) -> pd.DataFrame:
         if name == "chinchilla-240":
             # Epoch's notebook keeps loss < sorted(loss)[-5]: drops the 5 highest-loss rows.
             df = df[df["loss"] < sorted(df["loss"])[-5]].reset_index(drop=True)
+    elif name == "gordon2021":
+        df = raw.copy()
+        df["N"] = 2.0 * df["Layers"] * (4.0 * df["ModelSize"] ** 2
+                                        + 2.0 * df["ModelSize"] * df["FeedForward"])
+        df["D"] = df["data_bytes"].astype(float)
+        df["C"] = 6.0 * df["N"] * df["D"]
+        df["loss"] = df["ent_dev"]
+        df["group"] = df["Lang"]
+        df["run_id"] = (df["Lang"] + "/L" + df["Layers"].astype(str) + "/d"
+                        + df["ModelSize"].astype(str) + "/ff" + df["FeedForward"].astype(str)
+                        + "/data" + df["DataPercent"].astype(str))
     elif name == "gadre2024":
         df = raw.copy()
         df["C"] = 6.0 * df["N"] * df["D"]

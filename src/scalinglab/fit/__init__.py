@@ -16,9 +16,14 @@ from typing import Any
 
 from scalinglab.fit.approaches import compare, envelope, fit_power, isoflop
 from scalinglab.fit.core import backtest, fit, run_bootstrap
+from scalinglab.fit.downstream import DownstreamResult, fit_downstream
+from scalinglab.fit.objectives import Objective
+from scalinglab.fit.problem import FitProblem
+from scalinglab.fit.records import Diagnostic
 from scalinglab.fit.result import FitResult
 
-__all__ = ["FitResult", "backtest", "compare", "envelope", "fit", "fit_power", "isoflop",
+__all__ = ["Diagnostic", "DownstreamResult", "FitProblem", "FitResult", "Objective", "backtest",
+           "compare", "envelope", "fit", "fit_downstream", "fit_power", "isoflop",
            "run_bootstrap"]
 
 

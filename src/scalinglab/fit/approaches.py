@@ -63,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglab.errors import FitError, ParameterError
+from scalinglab.fit.objectives import DEFAULT_DELTA
 from scalinglab.laws import takes_x
 from scalinglab.observations import load_observations, repetition_warning, validate
 
@@ -472,7 +473,7 @@ def envelope(curves: pd.DataFrame | str, *, n_points: int = 200,
 
 
 def compare(data: pd.DataFrame | str, laws: Sequence[str], *, loss: str = "huber",
-            delta: float = 1e-3, columns: dict[str, str] | None = None,
+            delta: float = DEFAULT_DELTA, columns: dict[str, str] | None = None,
             x: str | None = None) -> pd.DataFrame:
     """Fit each law, report objective, AIC/BIC and the leave-the-largest-scale-out error.
 

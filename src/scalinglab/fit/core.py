@@ -13,6 +13,12 @@ collapse warning, no Hessian column for a held parameter), the held ones get no 
 result records them (``FitResult.fixed``). Derived quantities use all parameters. This is how a
 staged fit is written: fit some parameters on one subset, then hold them and fit the rest on
 another (see :func:`fit`).
+
+:func:`fit` runs in steps: check the options (:func:`_objective_of`), read the table and split
+off the held-out points (:func:`_read_table`), fit and diagnose (:func:`_fit_main`), bootstrap
+(:func:`_bootstrap_step`), profile, backtest, and record the provenance
+(:func:`_provenance`). The data travel as one :class:`~scalinglab.fit.problem.FitProblem`, the
+loss as one :class:`~scalinglab.fit.objectives.Objective`.
 """
 
 from __future__ import annotations
@@ -23,29 +29,24 @@ import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalinglab import __version__
-from scalinglab.errors import FitError, InputError, ParameterError, argument_error, unknown
+from scalinglab.errors import FitError, InputError, ParameterError, argument_error
 from scalinglab.fit import diagnostics
-from scalinglab.fit.objectives import OBJECTIVES
-from scalinglab.fit.optimize import full_internal, hold, multistart
+from scalinglab.fit.objectives import DEFAULT_DELTA, Objective
+from scalinglab.fit.optimize import OptimumInfo, multistart
+from scalinglab.fit.problem import FitProblem
 from scalinglab.fit.profile import profile_fit
 from scalinglab.fit.profile import resolve_names as profile_names
+from scalinglab.fit.records import BacktestRecord, BootstrapRecord, Diagnostic, OptimizerRecord
 from scalinglab.fit.result import FitResult
 from scalinglab.laws import Law, chinchilla_allocation, get_law
 from scalinglab.observations import data_hash, load_observations, repetition_warning, validate
-
-
-def _prepare(df: pd.DataFrame, law: Law, y: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    X = np.stack([df[v].to_numpy(float) for v in law.variables])
-    logy = np.log(df[y].to_numpy(float))
-    w = df["weight"].to_numpy(float) if "weight" in df.columns else np.ones(len(df))
-    return X, logy, w
 
 
 def check_fixed(law: Law, fixed: Mapping[str, float] | None,
@@ -109,26 +110,33 @@ def _natural(law: Law, z: np.ndarray, held: Mapping[str, float]) -> dict[str, fl
     return c if all(c[k] == v for k, v in held.items()) else p
 
 
-def _fit_arrays(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-                delta: float, refine_top: int, polish_top: int,
-                fixed: Mapping[str, float] | None = None) -> np.ndarray:
-    """One full multi-start fit on arrays, the ``fixed`` parameters held; natural-unit vector
-    of all the law's parameters (NaN on failure)."""
-    held = dict(fixed or {})
-    fitlaw = hold(law, held)
+def _fit_arrays(problem: FitProblem, objective: Objective, refine_top: int,
+                polish_top: int) -> np.ndarray:
+    """One full multi-start fit of ``problem``; natural-unit vector of all the law's
+    parameters, the held ones at their values (NaN on failure)."""
+    law = problem.law
     try:
-        grid = fitlaw.start_grid(X, np.exp(logy))
-        info = multistart(fitlaw, X, logy, w, kind, delta, grid, refine_top, polish_top)
+        info = multistart(problem, objective, None, refine_top, polish_top)
     except FitError:
         return np.full(law.n_params, np.nan)
-    p = _natural(law, full_internal(fitlaw, info.z), held)
+    p = _natural(law, problem.full(info.z), problem.fixed)
     return np.array([p[n] for n in law.param_names])
 
 
-def _bootstrap_chunk(args: tuple) -> np.ndarray:
-    law, X, logy, w, kind, delta, refine_top, polish_top, fixed, index_sets = args
-    return np.array([_fit_arrays(law, X[:, idx], logy[idx], w[idx], kind, delta, refine_top,
-                                 polish_top, fixed) for idx in index_sets])
+@dataclass
+class _BootstrapTask:
+    """One process's share of the bootstrap: the resamples' row indices of ``problem``."""
+
+    problem: FitProblem
+    objective: Objective
+    refine_top: int
+    polish_top: int
+    index_sets: list[np.ndarray] = field(default_factory=list)
+
+
+def _bootstrap_chunk(task: _BootstrapTask) -> np.ndarray:
+    return np.array([_fit_arrays(task.problem.subset(idx), task.objective, task.refine_top,
+                                 task.polish_top) for idx in task.index_sets])
 
 
 def bootstrap_indices(n: int, units: np.ndarray | None, R: int, seed: int) -> list[np.ndarray]:
@@ -145,29 +153,30 @@ def bootstrap_indices(n: int, units: np.ndarray | None, R: int, seed: int) -> li
     return out
 
 
-def run_bootstrap(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-                  delta: float, R: int, seed: int, units: np.ndarray | None = None,
-                  n_jobs: int | None = None, refine_top: int = 8, polish_top: int = 1,
-                  on_progress: Callable[[int], None] | None = None,
-                  fixed: Mapping[str, float] | None = None) -> np.ndarray:
-    """Bootstrap draws ``(R, P)`` in natural units (rows that failed are NaN).
+def run_bootstrap(problem: FitProblem, objective: Objective, R: int, seed: int,
+                  units: np.ndarray | None = None, n_jobs: int | None = None,
+                  refine_top: int = 8, polish_top: int = 1,
+                  on_progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Bootstrap draws ``(R, P)`` of ``problem.law``'s parameters in natural units (rows that
+    failed are NaN), each resample of ``problem``'s points (or of whole ``units``: runs,
+    groups; one label per point) fitted with the full multi-start.
 
-    ``fixed``: parameters held in every resample (validated by :func:`check_fixed`); their
-    columns of the draws are the held values.
+    ``problem.fixed`` is held in every resample; their columns of the draws are the held
+    values. ``seed`` seeds the resampling; ``n_jobs`` processes (default: up to 2 from 100
+    resamples on, else 1); ``on_progress(k)`` is called as each batch of ``k`` resamples ends.
 
     Every resample gets the full grid scan; the batched refinement keeps the best 8 starts and
     the polish the best one (measured on Chinchilla resamples: the same optimum as 32/4 in
     every case, at 0.7x the time of the main fit's 16/2).
     """
-    index_sets = bootstrap_indices(len(logy), units, R, seed)
+    index_sets = bootstrap_indices(problem.n, units, R, seed)
     if n_jobs is None:
         n_jobs = min(os.cpu_count() or 1, 2) if R >= 100 else 1
     n_chunks = max(1, min(R, 4 * n_jobs if n_jobs > 1 else 10))
     chunks = [index_sets[i::n_chunks] for i in range(n_chunks)]
     # chunks are interleaved: put the results back in resample order
     order = np.concatenate([np.arange(R)[i::n_chunks] for i in range(n_chunks)])
-    tasks = [(law, X, logy, w, kind, delta, refine_top, polish_top, dict(fixed or {}), c)
-             for c in chunks]
+    tasks = [_BootstrapTask(problem, objective, refine_top, polish_top, c) for c in chunks]
     parts: list[np.ndarray] = []
     if n_jobs > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as ex:
@@ -226,18 +235,22 @@ def _percentile(values: np.ndarray, confidence: float) -> tuple[float, float]:
 
 def backtest(law: Law, params: Mapping[str, float], test: pd.DataFrame, y: str,
              threshold: float, n_train: int, draws: np.ndarray | None = None,
-             confidence: float = 0.95, residuals: np.ndarray | None = None) -> dict[str, Any]:
-    """Prediction errors of a fit on held-out points (those above the compute threshold)."""
+             confidence: float = 0.95, residuals: np.ndarray | None = None,
+             seed: int = 0) -> BacktestRecord:
+    """Prediction errors of a fit on held-out points (those above the compute threshold).
+
+    With bootstrap ``draws`` and the fit's log ``residuals``, a predictive interval at
+    ``confidence``: each draw's prediction times a resampled run scatter (resampled with
+    ``seed``, the fit's seed)."""
     obs = test[y].to_numpy(float)
     pred = law.predict(params, **{v: test[v].to_numpy(float) for v in law.variables})
     rel = pred / obs - 1.0
-    out: dict[str, Any] = {
-        "threshold_C": threshold, "n_train": n_train, "n_test": len(test),
-        "mean_abs_rel_error": float(np.mean(np.abs(rel))),
-        "max_abs_rel_error": float(np.max(np.abs(rel))),
-        "rmse_log": float(np.sqrt(np.mean(np.log(pred / obs) ** 2))),
-        "bias_rel": float(np.mean(rel)),
-    }
+    out = BacktestRecord(
+        threshold_C=threshold, n_train=n_train, n_test=len(test),
+        mean_abs_rel_error=float(np.mean(np.abs(rel))),
+        max_abs_rel_error=float(np.max(np.abs(rel))),
+        rmse_log=float(np.sqrt(np.mean(np.log(pred / obs) ** 2))),
+        bias_rel=float(np.mean(rel)))
     pts = {"observed": obs, "predicted": pred, "rel_error": rel}
     if "C" in test.columns:
         pts["C"] = test["C"].to_numpy(float)
@@ -248,16 +261,170 @@ def backtest(law: Law, params: Mapping[str, float], test: pd.DataFrame, y: str,
         preds = np.array([law.predict(d, **{v: test[v].to_numpy(float) for v in law.variables})
                           for d in ok])
         if residuals is not None and len(residuals):
-            rng = np.random.default_rng(0)
+            rng = np.random.default_rng(seed)
             preds = preds * np.exp(-rng.choice(np.asarray(residuals), preds.shape))
         a = (1 - confidence) / 2
         lo, hi = np.quantile(preds, a, axis=0), np.quantile(preds, 1 - a, axis=0)
         pts["lo"], pts["hi"] = lo, hi
-        out["interval_coverage"] = float(np.mean((obs >= lo) & (obs <= hi)))
-        out["interval"] = "predictive: bootstrap parameters x resampled run scatter"
-    out["points"] = [dict(zip(pts, vals, strict=True)) for vals in zip(*pts.values(),
-                                                                        strict=True)]
+        out.interval_coverage = float(np.mean((obs >= lo) & (obs <= hi)))
+        out.interval = "predictive: bootstrap parameters x resampled run scatter"
+    out.points = [dict(zip(pts, vals, strict=True)) for vals in zip(*pts.values(), strict=True)]
     return out
+
+
+def _objective_of(loss: str, delta: float, bootstrap: int, confidence: float) -> Objective:
+    """Check :func:`fit`'s numeric options; the objective they name."""
+    objective = Objective(loss, delta)  # ParameterError naming loss or delta
+    if bootstrap < 0:
+        raise ParameterError("bootstrap", f"must be >= 0, got {bootstrap}")
+    if not (0 < confidence < 1):
+        raise ParameterError("confidence", f"must be between 0 and 1, got {confidence}")
+    return objective
+
+
+@dataclass
+class _Table:
+    """The validated observations: the points to fit (``df``, numbered by the input's own
+    rows), the held-out ones (``test``, or None), the source's name and the columns used."""
+
+    df: pd.DataFrame
+    test: pd.DataFrame | None
+    source: str
+    required: list[str]
+
+
+def _read_table(data: pd.DataFrame | str | os.PathLike[str], law: Law, y: str,
+                columns: Mapping[str, str] | None, holdout_above: float | None,
+                held: Mapping[str, float]) -> _Table:
+    """Read and validate the table, split off the points above ``holdout_above`` and check
+    that enough points remain to fit the free parameters."""
+    # warnings name the input's own rows: number them (1-based) before any row is dropped
+    df = load_observations(data, columns, curves="S" in law.variables).reset_index(drop=True)
+    src = str(df.attrs.get("source", "<data>"))
+    if y not in df.columns:
+        raise InputError(f"missing column {y!r} (the value to fit); the table has "
+                         f"{', '.join(map(str, df.columns))}", source=src)
+    required = [*law.variables, y]
+    if holdout_above is not None:
+        required.append("C")
+    if "weight" in df.columns:
+        required.append("weight")
+    df = validate(df, dict.fromkeys(required), source=src)
+    test = None
+    if holdout_above is not None:
+        if not holdout_above > 0:
+            raise ParameterError("holdout_above", f"must be > 0, got {holdout_above}")
+        test = df[df["C"] > holdout_above]
+        df = df[df["C"] <= holdout_above]
+        if len(test) == 0:
+            raise ParameterError("holdout_above", f"no point has C > {holdout_above:g} "
+                              f"(largest C is {df['C'].max():g})")
+    n_free = law.n_params - len(held)
+    if len(df) < n_free:
+        free = [n for n in law.param_names if n not in held]
+        held_note = f"; {', '.join(held)} held" if held else ""
+        raise FitError(f"{src}: {len(df)} point(s) to fit but law {law.name!r} has "
+                       f"{n_free} parameters to fit ({', '.join(free)}{held_note})")
+    return _Table(df, test, src, required)
+
+
+@dataclass
+class _MainFit:
+    """The fit before any bootstrap: the optimum (``info.z`` all of the law's internal
+    coordinates), its natural parameters, log residuals and warnings, the data's ranges."""
+
+    info: OptimumInfo
+    params: dict[str, float]
+    residuals: np.ndarray
+    warnings: list[Diagnostic]
+    ranges: dict[str, list[float]]
+
+
+def _fit_main(problem: FitProblem, objective: Objective, df: pd.DataFrame, y: str,
+              at_compute: Sequence[float], refine_top: int, polish_top: int) -> _MainFit:
+    """Multi-start fit of ``problem`` and its diagnostics (``df``: the fitted rows)."""
+    law = problem.law
+    info = multistart(problem, objective, None, refine_top, polish_top)
+    info = replace(info, z=problem.full(info.z))  # all of the law's parameters
+    params = _natural(law, info.z, problem.fixed)
+    with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
+        resid = law.log_value(info.z[None, :], problem.X)[0] - problem.logy
+    rows = df.index.to_numpy() + 1  # the fitted points' rows in the input table
+    warnings = diagnostics.check(problem, info, resid, rows=rows,
+                                 groups=diagnostics.groupings(df), y=y)
+    repeated = repetition_warning(df)
+    if repeated:
+        warnings.append(Diagnostic("data-repetition", repeated))
+    ranges = {c: [float(df[c].min()), float(df[c].max())]
+              for c in ("N", "D", "C", *law.variables) if c in df.columns
+              and pd.api.types.is_numeric_dtype(df[c])}
+    if at_compute and "C" in ranges:
+        for c in at_compute:
+            orders = np.log10(c / ranges["C"][1])
+            if orders > 2:
+                warnings.append(Diagnostic(
+                    "extrapolation", f"extrapolation: budget {c:.3g} is {orders:.1f} orders of "
+                    f"magnitude beyond the largest fitted C ({ranges['C'][1]:.3g})"))
+    return _MainFit(info, params, resid, warnings, ranges)
+
+
+@dataclass
+class _Bootstrap:
+    """What the bootstrap step adds to a fit (all empty without a bootstrap)."""
+
+    draws: np.ndarray | None = None
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    derived_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    record: BootstrapRecord = field(default_factory=BootstrapRecord)
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+
+def _bootstrap_step(problem: FitProblem, objective: Objective, df: pd.DataFrame,
+                    derived: Mapping[str, float], *, resamples: int, seed: int,
+                    confidence: float, bootstrap_by: str, at_compute: Sequence[float],
+                    refine_top: int, polish_top: int, n_jobs: int | None,
+                    on_progress: Callable[[int], None] | None) -> _Bootstrap:
+    """Bootstrap the fit (half the main fit's refined and polished starts per resample);
+    percentile intervals of the free parameters and of the ``derived`` quantities."""
+    if not resamples:
+        return _Bootstrap()
+    law = problem.law
+    units, unit_name = _units(df, bootstrap_by)
+    t1 = time.perf_counter()
+    draws = run_bootstrap(problem, objective, resamples, seed, units, n_jobs,
+                          max(1, refine_top // 2), max(1, polish_top // 2), on_progress)
+    ok = np.all(np.isfinite(draws), axis=1)
+    out = _Bootstrap(draws=draws)
+    for i, n in enumerate(law.param_names):
+        if n not in problem.fixed:  # a held parameter has no interval
+            out.intervals[n] = _percentile(draws[:, i], confidence)
+    dd = [_derived(law, dict(zip(law.param_names, d, strict=True)), at_compute)
+          for d in draws[ok]]
+    for k in derived:
+        out.derived_intervals[k] = _percentile(np.array([d.get(k, np.nan) for d in dd]),
+                                               confidence)
+    failed = int((~ok).sum())
+    out.record = BootstrapRecord(resamples=resamples, unit=unit_name, failed=failed,
+                                 seconds=time.perf_counter() - t1, seed=seed)
+    if failed > 0.05 * resamples:
+        out.warnings.append(Diagnostic("bootstrap", f"bootstrap: {failed} of {resamples} "
+                                       "resamples failed to fit"))
+    return out
+
+
+def _provenance(table: _Table, law: Law, options: Mapping[str, Any],
+                ranges: Mapping[str, list[float]]) -> dict[str, Any]:
+    """Where the fit came from: the source, its hash over the fitted columns, the data's
+    ranges, versions and the options."""
+    df = table.df
+    return {
+        "source": table.source,
+        **_entropy_rate(df),
+        "data_hash": data_hash(df, table.required[: len(law.variables) + 1]),
+        "ranges": dict(ranges),
+        "scalinglab_version": __version__, "python": platform.python_version(),
+        "options": dict(options),
+    }
 
 
 def fit(
@@ -266,9 +433,9 @@ def fit(
     *,
     x: str | None = None,
     breaks: int | None = None,
-    y: str = "loss",
+    y: str | None = None,
     loss: str = "huber",
-    delta: float = 1e-3,
+    delta: float = DEFAULT_DELTA,
     bootstrap: int = 0,
     seed: int = 0,
     confidence: float = 0.95,
@@ -285,7 +452,8 @@ def fit(
 ) -> FitResult:
     """Fit ``law`` to an observation table (a DataFrame or a file path).
 
-    ``loss``: ``huber`` (default, delta 1e-3 on log residuals, summed), ``mse`` or
+    ``y``: the column to fit (default the law's :attr:`~scalinglab.laws.Law.target`: ``loss``
+    for most laws). ``loss``: ``huber`` (default, delta 1e-3 on log residuals, summed), ``mse`` or
     ``huber-likelihood`` (Huber density with a fitted scale). ``bootstrap``: number of
     resamples, each with the full multi-start (percentile intervals at ``confidence``).
     ``holdout_above``: fit on points with C <= this and backtest on the rest.
@@ -323,121 +491,51 @@ def fit(
     refits).
     """
     t0 = time.perf_counter()
-    if loss not in OBJECTIVES:
-        raise ParameterError("loss", unknown("objective", loss, OBJECTIVES))
-    if not (delta > 0):
-        raise ParameterError("delta", f"must be > 0, got {delta}")
-    if bootstrap < 0:
-        raise ParameterError("bootstrap", f"must be >= 0, got {bootstrap}")
-    if not (0 < confidence < 1):
-        raise ParameterError("confidence", f"must be between 0 and 1, got {confidence}")
+    objective = _objective_of(loss, delta, bootstrap, confidence)
     law_options = {"x": x, "breaks": breaks}
     lawobj = get_law(law, x=x, breaks=breaks)
+    y = lawobj.target if y is None else y
     held = check_fixed(lawobj, fixed)
     profiled = profile_names(lawobj, profile, held)
-    fitlaw = hold(lawobj, held)  # the law in the free parameters (lawobj when none is held)
-    # warnings name the input's own rows: number them (1-based) before any row is dropped
-    df = load_observations(data, columns, curves="S" in lawobj.variables).reset_index(drop=True)
-    src = str(df.attrs.get("source", "<data>"))
-    if y not in df.columns:
-        raise InputError(f"missing column {y!r} (the value to fit); the table has "
-                         f"{', '.join(map(str, df.columns))}", source=src)
-    required = [*lawobj.variables, y]
-    if holdout_above is not None:
-        required.append("C")
-    if "weight" in df.columns:
-        required.append("weight")
-    df = validate(df, dict.fromkeys(required), source=src)
-    test = None
-    if holdout_above is not None:
-        if not holdout_above > 0:
-            raise ParameterError("holdout_above", f"must be > 0, got {holdout_above}")
-        test = df[df["C"] > holdout_above]
-        df = df[df["C"] <= holdout_above]
-        if len(test) == 0:
-            raise ParameterError("holdout_above", f"no point has C > {holdout_above:g} "
-                              f"(largest C is {df['C'].max():g})")
-    if len(df) < fitlaw.n_params:
-        held_note = f"; {', '.join(held)} held" if held else ""
-        raise FitError(f"{src}: {len(df)} point(s) to fit but law {lawobj.name!r} has "
-                       f"{fitlaw.n_params} parameters to fit ({', '.join(fitlaw.param_names)}"
-                       f"{held_note})")
-    X, logy, w = _prepare(df, lawobj, y)
-    grid = fitlaw.start_grid(X, np.exp(logy))
-    info = multistart(fitlaw, X, logy, w, loss, delta, grid, refine_top, polish_top)
-    info = replace(info, z=full_internal(fitlaw, info.z))  # all of lawobj's parameters
-    params = _natural(lawobj, info.z, held)
-    with np.errstate(all="ignore"):  # from z: natural params may overflow (a scale -> inf)
-        resid = lawobj.log_value(info.z[None, :], X)[0] - logy
-    rows = df.index.to_numpy() + 1  # the fitted points' rows in the input table
-    warnings = diagnostics.check(lawobj, X, logy, w, info, resid, rows=rows,
-                                 groups=diagnostics.groupings(df), y=y, fixed=held)
-    repeated = repetition_warning(df)
-    if repeated:
-        warnings.append(repeated)
-    ranges = {c: [float(df[c].min()), float(df[c].max())]
-              for c in ("N", "D", "C", *lawobj.variables) if c in df.columns
-              and pd.api.types.is_numeric_dtype(df[c])}
-    if at_compute and "C" in ranges:
-        for c in at_compute:
-            orders = np.log10(c / ranges["C"][1])
-            if orders > 2:
-                warnings.append(f"extrapolation: budget {c:.3g} is {orders:.1f} orders of "
-                                f"magnitude beyond the largest fitted C ({ranges['C'][1]:.3g})")
+    table = _read_table(data, lawobj, y, columns, holdout_above, held)
+    df = table.df
+    problem = FitProblem.from_frame(df, lawobj, y, held)
+    main = _fit_main(problem, objective, df, y, at_compute, refine_top, polish_top)
+    warnings = main.warnings
     t_fit = time.perf_counter() - t0
 
-    draws = None
-    intervals: dict[str, tuple[float, float]] = {}
-    derived = _derived(lawobj, params, at_compute)
-    derived_int: dict[str, tuple[float, float]] = {}
-    boot: dict[str, Any] = {}
-    if bootstrap:
-        units, unit_name = _units(df, bootstrap_by)
-        t1 = time.perf_counter()
-        draws = run_bootstrap(lawobj, X, logy, w, loss, delta, bootstrap, seed, units, n_jobs,
-                              max(1, refine_top // 2), max(1, polish_top // 2), on_progress,
-                              held)
-        ok = np.all(np.isfinite(draws), axis=1)
-        for i, n in enumerate(lawobj.param_names):
-            if n not in held:  # a held parameter has no interval
-                intervals[n] = _percentile(draws[:, i], confidence)
-        dd = [_derived(lawobj, dict(zip(lawobj.param_names, d, strict=True)), at_compute)
-              for d in draws[ok]]
-        for k in derived:
-            derived_int[k] = _percentile(np.array([d.get(k, np.nan) for d in dd]), confidence)
-        boot = {"resamples": bootstrap, "unit": unit_name, "failed": int((~ok).sum()),
-                "seconds": time.perf_counter() - t1, "seed": seed}
-        if (~ok).sum() > 0.05 * bootstrap:
-            warnings.append(f"bootstrap: {(~ok).sum()} of {bootstrap} resamples failed to fit")
-    prof = profile_fit(lawobj, X, logy, w, loss, delta, info.z, info.objective, resid,
-                       profiled, held=held, sigma=info.sigma, confidence=confidence,
-                       derive=lambda p: _derived(lawobj, p, at_compute), intervals=intervals)
+    derived = _derived(lawobj, main.params, at_compute)
+    boot = _bootstrap_step(problem, objective, df, derived, resamples=bootstrap, seed=seed,
+                           confidence=confidence, bootstrap_by=bootstrap_by,
+                           at_compute=at_compute, refine_top=refine_top,
+                           polish_top=polish_top, n_jobs=n_jobs, on_progress=on_progress)
+    warnings.extend(boot.warnings)
+    info = main.info
+    prof = profile_fit(problem, objective, info.z, info.objective, main.residuals, profiled,
+                       sigma=info.sigma, confidence=confidence,
+                       derive=lambda p: _derived(lawobj, p, at_compute),
+                       intervals=boot.intervals)
     warnings.extend(prof.warnings)
     bt = None
-    if test is not None:
-        bt = backtest(lawobj, params, test, y, float(holdout_above), len(df), draws, confidence,
-                      resid)
+    if table.test is not None:
+        bt = backtest(lawobj, main.params, table.test, y, float(holdout_above or 0), len(df),
+                      boot.draws, confidence, main.residuals, seed=seed)
     conventions = {"loss": f"{y}, fitted on log residuals ({loss})",
                    **{k: str(v) for k, v in df.attrs.get("conventions", {}).items()}}
-    provenance = {
-        "source": src,
-        **_entropy_rate(df), "data_hash": data_hash(df, required[: len(lawobj.variables) + 1]),
-        "ranges": ranges,
-        "scalinglab_version": __version__, "python": platform.python_version(),
-        "options": {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,
-                    "confidence": confidence, "holdout_above": holdout_above, "y": y,
-                    "refine_top": refine_top, "polish_top": polish_top,
-                    "columns": dict(columns or {}), "fixed": dict(held),
-                    "profile": profiled},
-    }
+    options = {"loss": loss, "delta": delta, "bootstrap": bootstrap, "seed": seed,
+               "confidence": confidence, "holdout_above": holdout_above, "y": y,
+               "refine_top": refine_top, "polish_top": polish_top,
+               "columns": dict(columns or {}), "fixed": dict(held), "profile": profiled}
     return FitResult(
-        law=lawobj, law_options=law_options, params=params, objective=info.objective,
-        loss=loss, delta=delta, sigma=info.sigma, n_points=len(df), intervals=intervals,
-        confidence=confidence, draws=draws, derived=derived, derived_intervals=derived_int,
-        warnings=warnings, residuals=resid, backtest=bt,
-        optimizer={"n_starts": info.n_starts, "n_refined": info.n_refined,
-                   "n_at_best": info.n_at_best, "converged": info.converged,
-                   "grad_norm": info.grad_norm, "seconds": t_fit},
-        bootstrap=boot, conventions=conventions, provenance=provenance, fixed=held,
+        law=lawobj, law_options=law_options, params=main.params, objective=info.objective,
+        loss=loss, delta=delta, sigma=info.sigma, n_points=len(df), intervals=boot.intervals,
+        confidence=confidence, draws=boot.draws, derived=derived,
+        derived_intervals=boot.derived_intervals, warnings=warnings,
+        residuals=main.residuals, backtest=bt,
+        optimizer=OptimizerRecord(n_starts=info.n_starts, n_refined=info.n_refined,
+                                  n_at_best=info.n_at_best, converged=info.converged,
+                                  grad_norm=info.grad_norm, seconds=t_fit),
+        bootstrap=boot.record, conventions=conventions,
+        provenance=_provenance(table, lawobj, options, main.ranges), fixed=held,
         identification=prof.identification, profile=prof.settings,
     )

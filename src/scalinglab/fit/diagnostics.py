@@ -1,10 +1,12 @@
-"""Diagnostics of a fit, as plain warning strings (structured enough to test and to show).
+"""Diagnostics of a fit, as :class:`~scalinglab.fit.records.Diagnostic` warnings (a message with
+a stable code, :data:`~scalinglab.fit.records.CODES`).
 
 Each check says what it saw and why it matters: a parameter at a bound, an ill-conditioned
 Hessian, too few distinct N or D levels to separate alpha from beta, lack of fit (a systematic
 residual trend or a large spread), points far from the fit, a law that misses part of the data
 (``misfit``), an optimum reached from only one start, a gradient that is not zero. Every
-warning starts with a code word and a colon (``outliers: ...``, ``misfit: ...``).
+warning's message starts with its code in words and a colon (``outliers: ...``, ``few points:
+...`` for code ``few-points``); programs match the ``code``.
 
 Held parameters (``fit(..., fixed=...)``) are not judged: no bound or collapse warning, no
 column in the Hessian whose conditioning is checked, and ``p`` below counts only the fitted
@@ -57,6 +59,8 @@ from scipy.special import stdtr, stdtrit
 
 from scalinglab.fit.approaches import budget_groups
 from scalinglab.fit.optimize import OptimumInfo
+from scalinglab.fit.problem import FitProblem
+from scalinglab.fit.records import Diagnostic
 from scalinglab.laws.base import Law
 
 #: outliers are judged only with at least this many residual degrees of freedom (n - p)
@@ -194,10 +198,10 @@ def _rows(idx: np.ndarray, rows: np.ndarray, most: int = 10) -> str:
 
 def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
             rows: np.ndarray, groups: Sequence[np.ndarray], y: str,
-            fixed: Collection[str] = ()) -> list[str]:
+            fixed: Collection[str] = ()) -> list[Diagnostic]:
     """The ``misfit`` warnings: observed values below the fitted (or held) floor, biased
     groups. ``fixed``: the held parameters (they absorb no degree of freedom)."""
-    out: list[str] = []
+    out: list[Diagnostic] = []
     n_fit = law.n_params - sum(n in fixed for n in law.param_names)
     s = residual_scale(residuals, n_fit)
     floor = next((p for p in FLOOR_PARAMS if p in law.param_names), None)
@@ -208,9 +212,10 @@ def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
             below = np.flatnonzero(np.log(value) - logy > margin)
             if below.size:
                 how = "held" if floor in fixed else "fitted"
-                out.append(f"misfit: the {how} floor {floor} = {value:.4g} lies above "
-                           f"{below.size} observed {y} value(s) ({_rows(below, rows)}) by more "
-                           f"than {np.expm1(margin):.1%}; the law cannot reach them")
+                out.append(Diagnostic(
+                    "misfit", f"misfit: the {how} floor {floor} = {value:.4g} lies above "
+                    f"{below.size} observed {y} value(s) ({_rows(below, rows)}) by more "
+                    f"than {np.expm1(margin):.1%}; the law cannot reach them"))
     if len(residuals) - n_fit < OUTLIER_MIN_DOF or not np.isfinite(s):
         return out  # too few residual degrees of freedom to trust s (as for outliers)
     for labels in groups:
@@ -228,31 +233,33 @@ def _misfit(law: Law, z: np.ndarray, logy: np.ndarray, residuals: np.ndarray,
             limit = max(MISFIT_Z * s / np.sqrt(k), MISFIT_MIN)
             if abs(mean) > limit:
                 side = "below" if mean > 0 else "above"
-                out.append(f"misfit: {name} ({k} points, {_rows(idx, rows)}): every observed "
+                out.append(Diagnostic(
+                    "misfit", f"misfit: {name} ({k} points, {_rows(idx, rows)}): every observed "
                            f"{y} value lies {side} the fit, by {abs(np.expm1(-mean)):.1%} on "
                            f"average (more than {np.expm1(limit):.1%} = max(3 x residual SD "
-                           f"{s:.2%} / sqrt({k}), 0.5%)); the law misses this whole group")
+                           f"{s:.2%} / sqrt({k}), 0.5%)); the law misses this whole group"))
     return out
 
 
-def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: OptimumInfo,
-          residuals: np.ndarray, *, rows: np.ndarray | None = None,
-          groups: Sequence[np.ndarray] = (), y: str = "loss",
-          fixed: Collection[str] = ()) -> list[str]:
-    """The warnings about a fit of ``law`` to ``X``, ``logy`` (weights ``w``) at ``info``.
+def check(problem: FitProblem, info: OptimumInfo, residuals: np.ndarray, *,
+          rows: np.ndarray | None = None, groups: Sequence[np.ndarray] = (),
+          y: str = "loss") -> list[Diagnostic]:
+    """The warnings about the fit of ``problem`` at ``info``.
 
-    ``residuals``: ``log(fit) - logy``. ``rows``: the input table's 1-based row number of each
-    point (default: positions 1..n), used whenever a warning names points. ``groups``: label
-    arrays (one label per point, see :func:`groupings`) whose groups are checked for bias.
-    ``y``: the name of the fitted value, for the messages. ``fixed``: names of parameters held
-    at given values (``info.z`` still holds all of ``law``'s internal coordinates); they are not
-    judged (see the module docstring).
+    ``info.z``: all of ``problem.law``'s internal coordinates (held parameters included,
+    :meth:`FitProblem.full <scalinglab.fit.problem.FitProblem.full>`); the held parameters
+    (``problem.fixed``) are not judged (see the module docstring). ``residuals``: ``log(fit) -
+    logy``. ``rows``: the input table's 1-based row number of each point (default: positions
+    1..n), used whenever a warning names points. ``groups``: label arrays (one label per point,
+    see :func:`groupings`) whose groups are checked for bias. ``y``: the name of the fitted
+    value, for the messages.
     """
+    law, X, logy, w, fixed = problem.law, problem.X, problem.logy, problem.w, problem.fixed
     n = len(logy)
     rows = np.arange(1, n + 1) if rows is None else np.asarray(rows)
     if rows.shape != (n,):
         raise ValueError(f"rows has shape {rows.shape}, expected ({n},)")
-    out: list[str] = []
+    out: list[Diagnostic] = []
     lo, hi = law.internal_bounds()
     z = info.z
     free = np.array([n not in fixed for n in law.param_names])
@@ -262,12 +269,14 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
         span = max(abs(zi), 1.0)
         if (np.isfinite(a) and zi - a <= 1e-6 * span) or (np.isfinite(b) and b - zi <= 1e-6 * span):
             bound = p.lower if np.isfinite(a) and zi - a <= 1e-6 * span else p.upper
-            out.append(f"bound: parameter {p.name} is at its bound {bound:g}; the optimum may "
-                       "lie outside the allowed range or the law may not fit these data")
+            out.append(Diagnostic(
+                "bound", f"bound: parameter {p.name} is at its bound {bound:g}; the optimum may "
+                "lie outside the allowed range or the law may not fit these data"))
         elif p.log and p.lower <= 0 and zi < -18.0:
-            out.append(f"collapsed: parameter {p.name} went to ~0 ({float(np.exp(zi)):.2g}); "
-                       "these data do not identify it (e.g. E needs runs near convergence "
-                       "or a wider range of scale)")
+            out.append(Diagnostic(
+                "collapsed", f"collapsed: parameter {p.name} went to ~0 "
+                f"({float(np.exp(zi)):.2g}); these data do not identify it (e.g. E needs runs "
+                "near convergence or a wider range of scale)"))
     with np.errstate(all="ignore"):
         _, J = law.log_value_and_jac(z[None, :], X)
     J = np.where(np.isfinite(J[0]), J[0], 0.0)[:, free]
@@ -277,21 +286,25 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
     except np.linalg.LinAlgError:
         cond = np.inf
     if not np.isfinite(cond) or cond > 1e14:
-        out.append(f"ill-conditioned: the Hessian (Gauss-Newton, internal coordinates) has "
-                   f"condition number {cond:.2g}; some parameters are not identified by "
-                   "these data")
+        out.append(Diagnostic(
+            "ill-conditioned", "ill-conditioned: the Hessian (Gauss-Newton, internal "
+            f"coordinates) has condition number {cond:.2g}; some parameters are not identified "
+            "by these data"))
     for v in ("N", "D"):
         if v in law.variables and {"N", "D"} <= set(law.variables):
             k = distinct_levels(X[law.variables.index(v)])
             if k < 3:
-                out.append(f"levels: only {k} distinct {v} level(s) (within 1%); at least 3 "
-                           f"are needed to separate the N and D exponents")
+                out.append(Diagnostic(
+                    "levels", f"levels: only {k} distinct {v} level(s) (within 1%); at least 3 "
+                    "are needed to separate the N and D exponents"))
     P = int(free.sum())  # the fitted parameters
     if n < 3 * P:
-        out.append(f"few points: {n} points for {P} parameters; intervals will be wide")
+        out.append(Diagnostic("few-points", f"few points: {n} points for {P} parameters; "
+                              "intervals will be wide"))
     rms = float(np.sqrt(np.average(residuals**2, weights=w)))
     if rms > 0.1:
-        out.append(f"lack of fit: RMS log residual {rms:.3f} (> 10% typical error)")
+        out.append(Diagnostic("lack-of-fit", f"lack of fit: RMS log residual {rms:.3f} "
+                              "(> 10% typical error)"))
     if n >= 10 and np.ptp(residuals) > 0:
         for i, v in enumerate(law.variables):
             if np.ptp(X[i]) == 0:
@@ -300,20 +313,24 @@ def check(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, info: Optimu
                 warnings.simplefilter("ignore")
                 rho, pval = spearman(np.log(X[i]) if np.all(X[i] > 0) else X[i], residuals)
             if np.isfinite(rho) and abs(rho) > 0.5 and pval < 1e-3:
-                out.append(f"lack of fit: residuals trend with {v} (Spearman rho {rho:+.2f}, "
-                           f"p {pval:.1g}); the law's shape does not match the data")
+                out.append(Diagnostic(
+                    "lack-of-fit", f"lack of fit: residuals trend with {v} (Spearman rho "
+                    f"{rho:+.2f}, p {pval:.1g}); the law's shape does not match the data"))
     zmax = outlier_threshold(n, P)
     scale = residual_scale(residuals, P)
     if np.isfinite(zmax) and scale > 0:
         far = np.flatnonzero(np.abs(residuals - np.median(residuals)) > zmax * scale)
         if far.size:
-            out.append(f"outliers: {far.size} point(s) far from the fit (robust z > "
-                       f"{zmax:.3g}, {n - P} residual degrees of freedom), {_rows(far, rows)}")
+            out.append(Diagnostic(
+                "outliers", f"outliers: {far.size} point(s) far from the fit (robust z > "
+                f"{zmax:.3g}, {n - P} residual degrees of freedom), {_rows(far, rows)}"))
     out.extend(_misfit(law, z, logy, residuals, rows, groups, y, fixed))
     if not info.converged:
-        out.append(f"convergence: gradient norm {info.grad_norm:.2g} at the optimum is not "
-                   "small; the optimiser may have stopped early")
+        out.append(Diagnostic(
+            "convergence", f"convergence: gradient norm {info.grad_norm:.2g} at the optimum is "
+            "not small; the optimiser may have stopped early"))
     if info.n_refined > 1 and info.n_at_best < 2:
-        out.append(f"fragile optimum: only {info.n_at_best} of {info.n_refined} refined "
-                   "starts reached the best objective")
+        out.append(Diagnostic(
+            "fragile-optimum", f"fragile optimum: only {info.n_at_best} of {info.n_refined} "
+            "refined starts reached the best objective"))
     return out

@@ -41,11 +41,14 @@ steps 1 - 4 above, unchanged. ``n_at_best`` then counts the refined starts withi
 (relative) of the lowest objective on the subsample (``huber-likelihood``: the polished
 candidates, as for small tables).
 
-Fixed parameters (``fit(..., fixed={"E": 1.69})``): :func:`hold` wraps the law in a
-:class:`Held` law whose parameters are the free ones only. Every step above then works on the
-free internal coordinates: the start grid is the product of the free parameters' start values,
-and the held values are inserted (in internal coordinates) before the law is evaluated, their
-Jacobian columns dropped. :meth:`Held.expand` gives the full internal vector back.
+Every function takes the data as a :class:`~scalinglab.fit.problem.FitProblem` and the loss
+as an :class:`~scalinglab.fit.objectives.Objective`. Fixed parameters (``fit(...,
+fixed={"E": 1.69})``): the problem's :attr:`~scalinglab.fit.problem.FitProblem.free_law` is a
+:class:`~scalinglab.fit.problem.Held` law whose parameters are the free ones only. Every step
+above works on the free internal coordinates: the start grid is the product of the free
+parameters' start values, and the held values are inserted (in internal coordinates) before the
+law is evaluated, their Jacobian columns dropped. :meth:`FitProblem.full
+<scalinglab.fit.problem.FitProblem.full>` gives the full internal vector back.
 
 Everything is deterministic: the grid is fixed, ties are broken by grid order, the subsample is
 drawn with a fixed seed.
@@ -55,15 +58,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, least_squares, minimize_scalar
 
 from scalinglab.errors import FitError
-from scalinglab.fit.objectives import huber, likelihood_nll, summed
+from scalinglab.fit.objectives import Objective, likelihood_nll
+from scalinglab.fit.problem import FitProblem, Held, full_internal, hold
 from scalinglab.laws.base import Law
+
+__all__ = ["CHUNK_ELEMS", "SCAN_POINTS", "Held", "OptimumInfo", "batched_lm", "full_internal",
+           "gradient_norm", "grid_objective", "hold", "multistart", "objective_values",
+           "polish_streamed", "refine", "refine_likelihood", "stratified_subsample"]
 
 _BAD_RESIDUAL = 10.0  # stands in for a residual where the prediction is not positive
 
@@ -76,93 +83,50 @@ CHUNK_ELEMS = 1 << 17  # 1 MiB of float64: blocks stay in cache (measured faster
 
 @dataclass
 class OptimumInfo:
-    z: np.ndarray  # internal coordinates
+    """What :func:`multistart` found."""
+
+    #: the optimum, in the internal coordinates of the problem's free law (logs of scale
+    #: parameters; held parameters left out, see :meth:`FitProblem.full
+    #: <scalinglab.fit.problem.FitProblem.full>`)
+    z: np.ndarray
+    #: the objective there, summed over points (``huber-likelihood``: the negative
+    #: log-likelihood)
     objective: float
+    #: the fitted residual scale (``huber-likelihood``), else None
     sigma: float | None
+    #: start points scanned (rows of the start grid)
     n_starts: int
+    #: best starts moved by the batched Levenberg-Marquardt method
     n_refined: int
-    n_at_best: int  # refined starts that ended within 1e-6 (relative) of the best objective
+    #: refined starts that ended within 1e-6 (relative) of the best objective (see the module
+    #: docstring for large tables and ``huber-likelihood``)
+    n_at_best: int
+    #: the gradient's norm (free directions) is at most 1e-6 x sum(w) x delta (x 1 for mse)
     converged: bool
+    #: that norm
     grad_norm: float
-    n_scan_points: int = 0  # points the grid scan saw (all of them unless subsampled)
+    #: points the grid scan saw (all of them unless subsampled)
+    n_scan_points: int = 0
 
 
-@dataclass
-class Held(Law):
-    """``base`` with the parameters in ``values`` held at those values (natural units): a law
-    in the remaining (free) parameters, with ``base``'s name, variables and bounds.
-
-    Predictions and Jacobians are ``base``'s at the full internal vector (free coordinates
-    and the held ones, see :meth:`expand`), the held parameters' Jacobian columns left out.
-    """
-
-    base: Law
-    values: dict[str, float]
-
-    def __post_init__(self) -> None:
-        b = self.base
-        self.name, self.formula, self.reference = b.name, b.formula, b.reference
-        self.variables = b.variables
-        held = [i for i, p in enumerate(b.params) if p.name in self.values]
-        self._free = np.array([i for i in range(b.n_params) if i not in held], int)
-        self._held = np.array(held, int)
-        self._held_z = np.array([b.params[i].to_internal(self.values[b.params[i].name])
-                                 for i in held], float)
-        self.params = tuple(b.params[i] for i in self._free)
-
-    def expand(self, z: np.ndarray) -> np.ndarray:
-        """Free internal coordinates ``(..., F)`` to the base law's ``(..., P)``."""
-        z = np.asarray(z)
-        out = np.empty((*z.shape[:-1], self.base.n_params),
-                       dtype=z.dtype if z.dtype.kind == "f" else float)
-        out[..., self._free] = z
-        out[..., self._held] = self._held_z
-        return out
-
-    def value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v, j = self.base.value_and_jac(self.expand(z), X)
-        return v, j[..., self._free]
-
-    def log_value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        lv, j = self.base.log_value_and_jac(self.expand(z), X)
-        return lv, j[..., self._free]
-
-    def log_value(self, z: np.ndarray, X: np.ndarray) -> np.ndarray:
-        return self.base.log_value(self.expand(z), X)
-
-    def derived(self, params: Mapping[str, float]) -> dict[str, float]:
-        return self.base.derived({**self.values, **params})
-
-    def data_init(self, X: np.ndarray, y: np.ndarray) -> dict[str, tuple[float, ...]]:
-        return {k: v for k, v in self.base.data_init(X, y).items() if k not in self.values}
-
-
-def hold(law: Law, values: Mapping[str, float] | None) -> Law:
-    """``law`` with the parameters in ``values`` held (a :class:`Held` law); ``law`` itself
-    when nothing is held. Names must be parameters of ``law`` (checked by the caller)."""
-    return Held(law, dict(values)) if values else law
-
-
-def full_internal(law: Law, z: np.ndarray) -> np.ndarray:
-    """The full internal vector of the law behind ``law`` (``z`` itself unless held)."""
-    return law.expand(z) if isinstance(law, Held) else np.asarray(z)
-
-
-def grid_objective(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, grid: np.ndarray,
-                   kind: str, delta: float, chunk_elems: int = 2_000_000) -> np.ndarray:
+def grid_objective(problem: FitProblem, objective: Objective, grid: np.ndarray,
+                   chunk_elems: int = 2_000_000) -> np.ndarray:
     """Objective at every start point (rows of ``grid``); ``inf`` where not finite."""
     # The scan only ranks the starts, so it runs in float32 (half the memory traffic); the
     # refinement that follows is in float64.
+    law, X = problem.free_law, problem.X
     n = X.shape[1]
     step = max(1, chunk_elems // max(n, 1))
     out = np.empty(grid.shape[0])
-    X32, logy32, w32 = X.astype(np.float32), logy.astype(np.float32), w.astype(np.float32)
+    X32, logy32 = X.astype(np.float32), problem.logy.astype(np.float32)
+    w32 = problem.w.astype(np.float32)
     g32 = grid.astype(np.float32)
+    base = objective.base
     with np.errstate(all="ignore"):
         for s in range(0, grid.shape[0], step):
             lv = law.log_value(g32[s : s + step], X32)
             lv -= logy32
-            out[s : s + step] = summed(lv, w32, "mse" if kind == "mse" else "huber", delta)
+            out[s : s + step] = base.value(lv, w32)
     return out
 
 
@@ -213,30 +177,44 @@ def stratified_subsample(X: np.ndarray, w: np.ndarray, size: int, seed: int = 0
     return idx, w[idx] * scale[srt]
 
 
-def objective_values(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, Z: np.ndarray,
-                     kind: str, delta: float, chunk_elems: int = CHUNK_ELEMS) -> np.ndarray:
+def objective_values(problem: FitProblem, objective: Objective, Z: np.ndarray,
+                     chunk_elems: int = CHUNK_ELEMS) -> np.ndarray:
     """Objective (float64, summed over all points) at each row of ``Z``, streamed over the
     points in blocks of about ``chunk_elems`` (rows x points) elements; ``inf`` where not
-    finite (as :func:`~scalinglab.fit.objectives.summed`). ``huber-likelihood`` ranks by the
-    plain Huber sum."""
+    finite (as :meth:`Objective.value <scalinglab.fit.objectives.Objective.value>`).
+    ``huber-likelihood`` ranks by the plain Huber sum."""
+    law, X, logy, w = problem.free_law, problem.X, problem.logy, problem.w
     Z = np.atleast_2d(np.asarray(Z, float))
     n = X.shape[1]
     step = max(1, chunk_elems // max(Z.shape[0], 1))
-    kind = "mse" if kind == "mse" else "huber"
+    base = objective.base
     out = np.zeros(Z.shape[0])
     with np.errstate(all="ignore"):
         for s in range(0, n, step):
             r = law.log_value(Z, X[:, s : s + step]) - logy[s : s + step]
-            out += summed(r, w[s : s + step], kind, delta)
+            out += base.value(r, w[s : s + step])
     return out
 
 
-class _Problem:
-    """Residuals and Jacobian of one start, with a one-entry cache (``least_squares`` asks for
-    the residuals and the Jacobian at the same point separately)."""
+def _finite_rows(r: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals that are not finite (a prediction that is not positive) count as
+    :data:`_BAD_RESIDUAL` with a zero Jacobian row; Jacobian entries that are not finite as
+    0."""
+    bad = ~np.isfinite(r)
+    if bad.any():
+        r = np.where(bad, _BAD_RESIDUAL, r)
+        J = np.where(bad[:, None], 0.0, J)
+    return r, np.where(np.isfinite(J), J, 0.0)
 
-    def __init__(self, law: Law, X: np.ndarray, logy: np.ndarray, scale: np.ndarray) -> None:
-        self.law, self.X, self.logy, self.scale = law, X, logy, scale
+
+class _Residuals:
+    """Residuals and Jacobian of one start, scaled by ``scale``, with a one-entry cache
+    (``least_squares`` asks for the residuals and the Jacobian at the same point
+    separately)."""
+
+    def __init__(self, problem: FitProblem, scale: np.ndarray) -> None:
+        self.law, self.X, self.logy = problem.free_law, problem.X, problem.logy
+        self.scale = scale
         self._z: np.ndarray | None = None
         self._r = self._j = np.empty(0)
 
@@ -244,13 +222,7 @@ class _Problem:
         if self._z is None or not np.array_equal(z, self._z):
             with np.errstate(all="ignore"):
                 lv, jac = self.law.log_value_and_jac(z[None, :], self.X)
-            r = lv[0] - self.logy
-            j = jac[0]
-            bad = ~np.isfinite(r)
-            if bad.any():
-                r = np.where(bad, _BAD_RESIDUAL, r)
-                j = np.where(bad[:, None], 0.0, j)
-            j = np.where(np.isfinite(j), j, 0.0)
+            r, j = _finite_rows(lv[0] - self.logy, jac[0])
             self._z, self._r, self._j = z.copy(), r * self.scale, j * self.scale[:, None]
 
     def fun(self, z: np.ndarray) -> np.ndarray:
@@ -262,39 +234,18 @@ class _Problem:
         return self._j
 
 
-def _weighted_huber_loss(w: np.ndarray, delta: float):
-    """``least_squares`` robust loss for ``sum w_i Huber_delta(f_i)`` (``f_scale`` = 1).
-
-    ``least_squares`` minimises ``0.5 * sum rho(f^2)``; with ``rho = 2 w Huber_delta(sqrt z)``
-    that is the weighted Huber sum.
-    """
-
-    def rho(z: np.ndarray) -> np.ndarray:
-        out = np.empty((3, z.size))
-        inner = z <= delta * delta
-        sz = np.sqrt(np.maximum(z, 1e-300))
-        out[0] = np.where(inner, w * z, w * (2 * delta * sz - delta * delta))
-        out[1] = np.where(inner, w, w * delta / sz)
-        out[2] = np.where(inner, 0.0, -0.5 * w * delta / (sz * np.maximum(z, 1e-300)))
-        return out
-
-    return rho
-
-
-def refine(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0: np.ndarray,
-           kind: str, delta: float, max_nfev: int = 400) -> tuple[np.ndarray, float]:
-    """Refine one start; returns (z, objective as a sum over points)."""
-    lo, hi = law.internal_bounds()
+def refine(problem: FitProblem, objective: Objective, z0: np.ndarray,
+           max_nfev: int = 400) -> tuple[np.ndarray, float]:
+    """Refine one start (SciPy's ``least_squares``, ``trf``, tolerances 1e-15) on the
+    objective's summed loss (``huber-likelihood``: the plain Huber loss at its ``delta``);
+    returns (z, objective as a sum over points)."""
+    lo, hi = problem.free_law.internal_bounds()
     # keep the start strictly inside finite bounds (trf needs an interior point)
     span = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
     z0 = np.clip(z0, lo + 1e-10 * span, hi - 1e-10 * span)
-    unit = bool(np.all(w == 1.0))
-    if kind == "mse":
-        prob = _Problem(law, X, logy, np.sqrt(w))
-        loss, f_scale = "linear", 1.0
-    else:
-        prob = _Problem(law, X, logy, np.ones_like(w))
-        loss, f_scale = ("huber", delta) if unit else (_weighted_huber_loss(w, delta), 1.0)
+    base = objective.base
+    scale, loss, f_scale = base.least_squares_loss(problem.w)
+    prob = _Residuals(problem, scale)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OptimizeWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -302,18 +253,20 @@ def refine(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0: np.ndar
                             loss=loss, f_scale=f_scale, x_scale="jac", ftol=1e-15, xtol=1e-15,
                             gtol=1e-15, max_nfev=max_nfev)
     r = prob.fun(res.x) / prob.scale
-    obj = float(summed(r, w, kind, delta))
-    return res.x, obj
+    return res.x, float(base.value(r, problem.w))
 
 
-def refine_likelihood(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray,
-                      z0: np.ndarray, delta: float, max_rounds: int = 100, *,
-                      streamed: bool = False, chunk_elems: int = CHUNK_ELEMS
-                      ) -> tuple[np.ndarray, float, float]:
-    """Huber-likelihood fit (parameters and scale sigma) by alternating minimisation.
+def refine_likelihood(problem: FitProblem, objective: Objective, z0: np.ndarray,
+                      max_rounds: int = 100, *, streamed: bool = False,
+                      chunk_elems: int = CHUNK_ELEMS) -> tuple[np.ndarray, float, float]:
+    """Huber-likelihood fit (parameters and scale sigma) by alternating minimisation, at the
+    objective's ``delta``; returns (z, negative log-likelihood, sigma).
 
     The parameter step is :func:`refine` (SciPy's ``least_squares``), or with ``streamed`` the
-    streamed full-data polish :func:`polish_streamed` (large tables)."""
+    streamed full-data polish :func:`polish_streamed` (large tables), on
+    :meth:`Objective.scaled <scalinglab.fit.objectives.Objective.scaled>`."""
+    law, X, logy, w = problem.free_law, problem.X, problem.logy, problem.w
+    delta, base = objective.delta, objective.base
     z = z0.copy()
     W = float(np.sum(w))
 
@@ -323,7 +276,7 @@ def refine_likelihood(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray,
         return np.where(np.isfinite(r), r, _BAD_RESIDUAL)
 
     def sigma_step(r: np.ndarray) -> float:
-        f = lambda s: float(np.sum(w * huber(r * math.exp(-s), delta)) + W * s)  # noqa: E731
+        f = lambda s: float(np.sum(w * base.loss(r * math.exp(-s))) + W * s)  # noqa: E731
         scale0 = math.log(max(float(np.mean(np.abs(r))), 1e-12))
         res = minimize_scalar(f, bounds=(scale0 - 20.0, scale0 + 20.0), method="bounded",
                               options={"xatol": 1e-12})
@@ -333,10 +286,9 @@ def refine_likelihood(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray,
     nll = likelihood_nll(resid(z), w, sigma, delta)
     for _ in range(max_rounds):
         if streamed:
-            z, _ = polish_streamed(law, X, logy, w, z, "huber", delta * sigma,
-                                   chunk_elems=chunk_elems)
+            z, _ = polish_streamed(problem, objective.scaled(sigma), z, chunk_elems=chunk_elems)
         else:
-            z, _ = refine(law, X, logy, w, z, "huber", delta * sigma)
+            z, _ = refine(problem, objective.scaled(sigma), z)
         sigma = sigma_step(resid(z))
         new = likelihood_nll(resid(z), w, sigma, delta)
         done = abs(nll - new) <= 1e-13 * max(1.0, abs(new))
@@ -346,11 +298,15 @@ def refine_likelihood(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray,
     return z, nll, sigma
 
 
-def gradient_norm(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z: np.ndarray,
-                  kind: str, delta: float, chunk_elems: int = CHUNK_ELEMS) -> float:
-    """Norm of the objective's gradient at ``z`` (internal coordinates), free directions only:
-    components pushing against an active bound are left out. Streamed over the points in
-    blocks of ``chunk_elems`` (points x params) elements (one block for small tables)."""
+def gradient_norm(problem: FitProblem, objective: Objective, z: np.ndarray,
+                  chunk_elems: int = CHUNK_ELEMS) -> float:
+    """Norm of the objective's gradient at ``z`` (internal coordinates of the free law), free
+    directions only: components pushing against an active bound are left out. Streamed over
+    the points in blocks of ``chunk_elems`` (points x params) elements (one block for small
+    tables). ``huber-likelihood``: pass the objective at its scale
+    (:meth:`Objective.scaled <scalinglab.fit.objectives.Objective.scaled>`)."""
+    law, X, logy, w = problem.free_law, problem.X, problem.logy, problem.w
+    base = objective.base
     n = X.shape[1]
     step = max(1, chunk_elems // max(z.size, 1))
     g = np.zeros(z.size)
@@ -358,8 +314,7 @@ def gradient_norm(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z: n
         with np.errstate(all="ignore"):
             lv, jac = law.log_value_and_jac(z[None, :], X[:, s : s + step])
         r = lv[0] - logy[s : s + step]
-        psi = 2 * r if kind == "mse" else np.clip(r, -delta, delta)
-        g = g + jac[0].T @ (w[s : s + step] * psi)
+        g = g + jac[0].T @ (w[s : s + step] * base.psi(r))
     lo, hi = law.internal_bounds()
     at_lo = np.isclose(z, lo, rtol=0, atol=1e-8) & (g > 0)
     at_hi = np.isclose(z, hi, rtol=0, atol=1e-8) & (g < 0)
@@ -367,17 +322,20 @@ def gradient_norm(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z: n
     return float(np.linalg.norm(g))
 
 
-def _normal_equations(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z: np.ndarray,
-                      kind: str, delta: float, chunk_elems: int
-                      ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+def _normal_equations(problem: FitProblem, objective: Objective, z: np.ndarray,
+                      chunk_elems: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """Objective, gradient and two Gauss-Newton matrices of one start ``z`` on all points, in
     one pass over blocks of ``chunk_elems`` (points x params) elements.
 
     Residuals that are not finite count as :data:`_BAD_RESIDUAL` with a zero Jacobian row (as
     in :func:`refine`). The matrices are ``J' diag(w c) J``: with the loss's exact second
-    derivative ``c`` (2 for ``mse``; for Huber 1 inside ``|r| <= delta``, 0 beyond) and with the
-    iteratively-reweighted majoriser's ``c = min(1, delta/|r|)`` (the same for ``mse``).
+    derivative ``c`` (:meth:`Objective.curvature
+    <scalinglab.fit.objectives.Objective.curvature>`) and with the iteratively-reweighted
+    majoriser's (:meth:`Objective.irls_weight
+    <scalinglab.fit.objectives.Objective.irls_weight>`; the same for ``mse``).
     """
+    law, X, logy, w = problem.free_law, problem.X, problem.logy, problem.w
+    base = objective.base
     n, P = X.shape[1], z.size
     step = max(1, chunk_elems // max(P, 1))
     F, g = 0.0, np.zeros(P)
@@ -385,29 +343,19 @@ def _normal_equations(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, 
     for s in range(0, n, step):
         with np.errstate(all="ignore"):
             lv, jac = law.log_value_and_jac(z[None, :], X[:, s : s + step])
-        r, J = lv[0] - logy[s : s + step], jac[0]
+        r, J = _finite_rows(lv[0] - logy[s : s + step], jac[0])
         ws = w[s : s + step]
-        bad = ~np.isfinite(r)
-        if bad.any():
-            r = np.where(bad, _BAD_RESIDUAL, r)
-            J = np.where(bad[:, None], 0.0, J)
-        J = np.where(np.isfinite(J), J, 0.0)
-        if kind == "mse":
-            F += float(np.sum(ws * r * r))
-            g += J.T @ (2.0 * ws * r)
-            H_exact += (J.T * (2.0 * ws)) @ J
-            continue
-        a = np.abs(r)
-        F += float(np.sum(ws * huber(r, delta)))
-        g += J.T @ (ws * np.clip(r, -delta, delta))
-        H_exact += (J.T * np.where(a <= delta, ws, 0.0)) @ J
-        H_mm += (J.T * (ws * np.minimum(1.0, delta / np.maximum(a, 1e-300)))) @ J
-    return F, g, H_exact, (H_exact.copy() if kind == "mse" else H_mm)
+        F += float(np.sum(ws * base.loss(r)))
+        g += J.T @ (ws * base.psi(r))
+        H_exact += (J.T * (ws * base.curvature(r))) @ J
+        if not base.squares:
+            H_mm += (J.T * (ws * base.irls_weight(r))) @ J
+    return F, g, H_exact, (H_exact.copy() if base.squares else H_mm)
 
 
-def polish_streamed(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0: np.ndarray,
-                    kind: str, delta: float, max_iter: int = 500,
-                    chunk_elems: int = CHUNK_ELEMS) -> tuple[np.ndarray, float]:
+def polish_streamed(problem: FitProblem, objective: Objective, z0: np.ndarray,
+                    max_iter: int = 500, chunk_elems: int = CHUNK_ELEMS
+                    ) -> tuple[np.ndarray, float]:
     """Polish one start on all points, streamed (the large-table counterpart of :func:`refine`);
     returns (z, objective as a sum over points).
 
@@ -423,10 +371,10 @@ def polish_streamed(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0
     the step's first-order decrease, or two kept steps' actual decrease, is below 1e-14
     (relative), or when no step lowers the objective even with heavy damping.
     """
-    lo, hi = law.internal_bounds()
-    kind = "mse" if kind == "mse" else "huber"
+    lo, hi = problem.free_law.internal_bounds()
+    base = objective.base
     z = np.clip(np.array(z0, float), lo, hi)
-    F, g, H, M = _normal_equations(law, X, logy, w, z, kind, delta, chunk_elems)
+    F, g, H, M = _normal_equations(problem, base, z, chunk_elems)
     mu, lam, quiet = 1.0, 0.0, 0
     for _ in range(max_iter):
         free = ~(((z <= lo) & (g > 0)) | ((z >= hi) & (g < 0)))
@@ -442,7 +390,7 @@ def polish_streamed(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0
         zn = np.clip(z + step, lo, hi)
         if -(g @ (zn - z)) <= 2e-14 * abs(F):
             break
-        Fn, gn, Hn, Mn = _normal_equations(law, X, logy, w, zn, kind, delta, chunk_elems)
+        Fn, gn, Hn, Mn = _normal_equations(problem, base, zn, chunk_elems)
         if Fn < F:
             quiet = quiet + 1 if F - Fn <= 1e-14 * abs(F) else 0
             z, F, g, H, M = zn, Fn, gn, Hn, Mn
@@ -452,7 +400,7 @@ def polish_streamed(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0
                 mu = max(mu / 4.0, 1e-9)
             if quiet >= 2:
                 break
-        elif mu < 1.0 and kind != "mse":
+        elif mu < 1.0 and not base.squares:
             mu = min(1.0, mu * 8.0)
         else:
             lam = max(lam * 8.0, 1e-4)
@@ -461,23 +409,24 @@ def polish_streamed(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, z0
     return z, float(F)
 
 
-def batched_lm(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, Z: np.ndarray,
-               kind: str, delta: float, max_iter: int = 60) -> tuple[np.ndarray, np.ndarray]:
+def batched_lm(problem: FitProblem, objective: Objective, Z: np.ndarray,
+               max_iter: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """Levenberg-Marquardt on many starts at once (rows of ``Z``); returns (Z, objectives).
 
     For the Huber loss each step solves the Gauss-Newton system with IRLS weights
     ``min(1, delta/|r|)`` (a quadratic majoriser of the Huber loss), damped per start; a step is
     kept only where it lowers that start's objective.
     """
+    law, X, logy, w = problem.free_law, problem.X, problem.logy, problem.w
+    base = objective.base
     lo, hi = law.internal_bounds()
     Z = np.clip(np.array(Z, float), lo, hi)
-    kind = "mse" if kind == "mse" else "huber"
 
     def evaluate(Zs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         with np.errstate(all="ignore"):
             lv, J = law.log_value_and_jac(Zs, X)
         r = lv - logy
-        return r, np.where(np.isfinite(J), J, 0.0), summed(r, w, kind, delta)
+        return r, np.where(np.isfinite(J), J, 0.0), base.value(r, w)
 
     r, J, F = evaluate(Z)
     lam = np.full(len(Z), 1e-2)
@@ -485,11 +434,7 @@ def batched_lm(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, Z: np.n
     quiet = np.zeros(len(Z), int)
     for _ in range(max_iter):
         rr = np.where(np.isfinite(r), r, _BAD_RESIDUAL)
-        if kind == "mse":
-            c, psi = np.broadcast_to(2.0 * w, rr.shape), 2.0 * w * rr
-        else:
-            c = w * np.minimum(1.0, delta / np.maximum(np.abs(rr), 1e-300))
-            psi = w * np.clip(rr, -delta, delta)
+        c, psi = w * base.irls_weight(rr), w * base.psi(rr)
         Jt = J.transpose(0, 2, 1)
         g = (Jt @ psi[..., None])[..., 0]
         H = (Jt * c[:, None, :]) @ J
@@ -512,47 +457,81 @@ def batched_lm(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, Z: np.n
     return Z, F
 
 
-def multistart(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-               delta: float, grid: np.ndarray, refine_top: int = 16,
-               polish_top: int = 2, *, subsample: int | None = SCAN_POINTS,
+def multistart(problem: FitProblem, objective: Objective, grid: np.ndarray | None = None,
+               refine_top: int = 16, polish_top: int = 2, *,
+               subsample: int | None = SCAN_POINTS,
                chunk_elems: int = CHUNK_ELEMS) -> OptimumInfo:
     """Global fit: vectorised grid scan, batched refinement of the ``refine_top`` best starts,
     tight polishing of the ``polish_top`` best of those.
 
-    ``subsample``: with more points than this, scan and batch-refine on a stratified
-    subsample of about this many points, then rank and polish on all points, streamed in
-    blocks of ``chunk_elems`` elements (see the module docstring); ``None`` or 0: every step
-    on all points whatever their number (the method of small tables, for comparisons).
+    ``grid``: the start points (free internal coordinates); default the free law's start grid
+    for these data (:meth:`FitProblem.start_grid
+    <scalinglab.fit.problem.FitProblem.start_grid>`). ``subsample``: with more points than
+    this, scan and batch-refine on a stratified subsample of about this many points, then rank
+    and polish on all points, streamed in blocks of ``chunk_elems`` elements (see the module
+    docstring); ``None`` or 0: every step on all points whatever their number (the method of
+    small tables, for comparisons).
     """
-    n = X.shape[1]
-    if subsample and n > subsample:
-        return _multistart_subsampled(law, X, logy, w, kind, delta, grid, refine_top,
-                                      polish_top, int(subsample), chunk_elems)
-    vals = grid_objective(law, X, logy, w, grid, kind, delta)
-    order = _ranked_starts(law, vals, grid)
+    if grid is None:
+        grid = problem.start_grid()
+    n = problem.n
+    streamed = bool(subsample and n > subsample)
+    if streamed:
+        idx, ws = stratified_subsample(problem.X, problem.w, int(subsample or 0))
+        scan = problem.subset(idx, ws)
+    else:
+        scan = problem
+    vals = grid_objective(scan, objective, grid)
+    order = _ranked_starts(problem.free_law, vals, grid)
     starts = grid[order[: max(1, refine_top)]]
-    Z, F = batched_lm(law, X, logy, w, starts, kind, delta)
-    cand = np.argsort(F, kind="stable")[: max(1, polish_top)]
-    results: list[tuple[float, np.ndarray, float | None]] = []
-    for i in cand:
-        if kind == "huber-likelihood":
-            z, _ = refine(law, X, logy, w, Z[i], "huber", delta)
-            z, obj, sig = refine_likelihood(law, X, logy, w, z, delta)
-            results.append((obj, z, sig))
-        else:
-            z, obj = refine(law, X, logy, w, Z[i], kind, delta)
-            results.append((obj, z, None))
+    Z, F = batched_lm(scan, objective, starts)
+    if streamed:  # rank the refined starts on all points: the subsample's optimum is only near
+        ranked = objective_values(problem, objective, Z, chunk_elems)
+    else:
+        ranked = F
+    cand = np.argsort(ranked, kind="stable")[: max(1, polish_top)]
+    results = [_polish(problem, objective, Z[i], streamed, chunk_elems) for i in cand]
     objs = np.array([r[0] for r in results])
     best = int(np.argmin(objs))
     obj, z, sig = results[best]
-    tol = 1e-6 * max(abs(obj), 1e-300)
-    if kind == "huber-likelihood":
-        n_at_best = int(np.sum(np.abs(objs - obj) <= tol))
+    if objective.likelihood:  # the polished candidates
+        n_at_best = _within(objs, obj)
+    elif streamed:  # the refined starts within 1e-6 of the lowest objective, on the subsample
+        n_at_best = _within(F, float(np.min(F)), one_sided=True)
     else:  # starts whose (batched, or polished) objective is within 1e-6 of the best
         F[cand] = objs
-        n_at_best = int(np.sum(np.abs(F - obj) <= tol))
-    return _info(law, X, logy, w, kind, delta, z, obj, sig, grid, starts.shape[0], n_at_best,
-                 n, chunk_elems)
+        n_at_best = _within(F, obj)
+    gn = gradient_norm(problem, objective.scaled(sig) if sig is not None else objective, z,
+                       chunk_elems)
+    scale = max(float(np.sum(problem.w)), 1.0) * (1.0 if objective.squares else objective.delta)
+    return OptimumInfo(z=z, objective=float(obj), sigma=sig, n_starts=int(grid.shape[0]),
+                       n_refined=int(starts.shape[0]), n_at_best=n_at_best,
+                       converged=bool(gn <= 1e-6 * scale), grad_norm=gn,
+                       n_scan_points=scan.n)
+
+
+def _within(values: np.ndarray, best: float, one_sided: bool = False) -> int:
+    """How many ``values`` lie within 1e-6 (relative) of ``best`` (``one_sided``: at most that
+    far above it)."""
+    tol = 1e-6 * max(abs(best), 1e-300)
+    d = values - best
+    return int(np.sum((d if one_sided else np.abs(d)) <= tol))
+
+
+def _polish(problem: FitProblem, objective: Objective, z0: np.ndarray, streamed: bool,
+            chunk_elems: int) -> tuple[float, np.ndarray, float | None]:
+    """One candidate polished on all points: (objective, z, sigma or None). ``streamed``: by
+    :func:`polish_streamed` (large tables), else by :func:`refine`; ``huber-likelihood`` then
+    alternates with the scale step (:func:`refine_likelihood`)."""
+    if streamed:
+        z, obj = polish_streamed(problem, objective, z0, chunk_elems=chunk_elems)
+    else:
+        z, obj = refine(problem, objective, z0)
+    if not objective.likelihood:
+        return obj, z, None
+    z, obj, sig = refine_likelihood(problem, objective, z, streamed=streamed,
+                                    chunk_elems=chunk_elems)
+    return obj, z, sig
 
 
 def _ranked_starts(law: Law, vals: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -562,54 +541,3 @@ def _ranked_starts(law: Law, vals: np.ndarray, grid: np.ndarray) -> np.ndarray:
         raise FitError(f"law {law.name!r}: the objective is not finite at any of the "
                        f"{grid.shape[0]} start points (predictions not positive?)")
     return finite[np.argsort(vals[finite], kind="stable")]
-
-
-def _info(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str, delta: float,
-          z: np.ndarray, obj: float, sig: float | None, grid: np.ndarray, n_refined: int,
-          n_at_best: int, n_scan: int, chunk_elems: int) -> OptimumInfo:
-    """The :class:`OptimumInfo` of the optimum ``z``: gradient norm and convergence verdict."""
-    gn = gradient_norm(law, X, logy, w, z, "huber" if kind != "mse" else "mse",
-                       delta * (sig or 1.0), chunk_elems)
-    scale = max(float(np.sum(w)), 1.0) * (delta if kind != "mse" else 1.0)
-    return OptimumInfo(z=z, objective=float(obj), sigma=sig, n_starts=int(grid.shape[0]),
-                       n_refined=int(n_refined), n_at_best=n_at_best,
-                       converged=bool(gn <= 1e-6 * scale), grad_norm=gn,
-                       n_scan_points=int(n_scan))
-
-
-def _multistart_subsampled(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-                           delta: float, grid: np.ndarray, refine_top: int, polish_top: int,
-                           size: int, chunk_elems: int) -> OptimumInfo:
-    """:func:`multistart` on a large table: scan and batched refinement on a stratified
-    subsample, ranking and streamed polishing on all points (see the module docstring)."""
-    idx, ws = stratified_subsample(X, w, size)
-    Xs, ls = X[:, idx], logy[idx]
-    vals = grid_objective(law, Xs, ls, ws, grid, kind, delta)
-    order = _ranked_starts(law, vals, grid)
-    starts = grid[order[: max(1, refine_top)]]
-    Zs, Fs = batched_lm(law, Xs, ls, ws, starts, kind, delta)
-    # rank the refined starts on all points: the subsample's optimum is only near the full one
-    Ff = objective_values(law, X, logy, w, Zs, kind, delta, chunk_elems)
-    cand = np.argsort(Ff, kind="stable")[: max(1, polish_top)]
-    results: list[tuple[float, np.ndarray, float | None]] = []
-    for i in cand:
-        if kind == "huber-likelihood":
-            z, _ = polish_streamed(law, X, logy, w, Zs[i], "huber", delta,
-                                   chunk_elems=chunk_elems)
-            z, obj, sig = refine_likelihood(law, X, logy, w, z, delta, streamed=True,
-                                            chunk_elems=chunk_elems)
-            results.append((obj, z, sig))
-        else:
-            z, obj = polish_streamed(law, X, logy, w, Zs[i], kind, delta,
-                                     chunk_elems=chunk_elems)
-            results.append((obj, z, None))
-    objs = np.array([r[0] for r in results])
-    best = int(np.argmin(objs))
-    obj, z, sig = results[best]
-    if kind == "huber-likelihood":  # as for small tables: the polished candidates
-        n_at_best = int(np.sum(np.abs(objs - obj) <= 1e-6 * max(abs(obj), 1e-300)))
-    else:  # the refined starts within 1e-6 of the lowest objective, judged on the subsample
-        low = float(np.min(Fs))
-        n_at_best = int(np.sum(Fs - low <= 1e-6 * max(abs(low), 1e-300)))
-    return _info(law, X, logy, w, kind, delta, z, obj, sig, grid, starts.shape[0], n_at_best,
-                 idx.size, chunk_elems)

@@ -94,8 +94,10 @@ from scipy.optimize import minimize_scalar
 from scipy.special import chdtri, fdtri, ndtr
 
 from scalinglab.errors import FitError, argument_error
-from scalinglab.fit.objectives import likelihood_nll, summed
-from scalinglab.fit.optimize import hold, refine
+from scalinglab.fit.objectives import Objective, likelihood_nll
+from scalinglab.fit.optimize import refine
+from scalinglab.fit.problem import FitProblem
+from scalinglab.fit.records import Diagnostic
 from scalinglab.laws.base import Law
 
 #: per side, a log-scale parameter is walked at most this many decades from its estimate
@@ -121,7 +123,7 @@ class ProfileOutcome:
 
     identification: dict[str, dict[str, Any]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 def resolve_names(law: Law, profile: bool | str | Sequence[str] | None,
@@ -175,7 +177,7 @@ def _smoothed_inside(r: np.ndarray, delta: float) -> np.ndarray:
     return ndtr((delta - r) / h) - ndtr((-delta - r) / h)
 
 
-def statistic_scale(residuals: np.ndarray, w: np.ndarray, kind: str, delta: float,
+def statistic_scale(residuals: np.ndarray, w: np.ndarray, objective: Objective,
                     n_free: int, sigma: float | None = None) -> tuple[float, float]:
     """``(kappa, m)``: the scale that turns twice the drop in objective into the
     likelihood-ratio statistic (see the module docstring; 1 for ``huber-likelihood``), and the
@@ -187,22 +189,22 @@ def statistic_scale(residuals: np.ndarray, w: np.ndarray, kind: str, delta: floa
     n = r.size
     if n <= n_free or not np.all(np.isfinite(r)):
         return float("nan"), float("nan")
-    if kind == "huber-likelihood":
+    delta = objective.delta
+    if objective.likelihood:
         rs = r / sigma if sigma else r
         return 1.0, float(np.sum(w * _smoothed_inside(rs, delta)) / np.sum(w))
-    if kind == "mse":
-        psi, dpsi = 2.0 * r, np.full(n, 2.0)
-    else:
-        psi, dpsi = np.clip(r, -delta, delta), _smoothed_inside(r, delta)
+    psi = objective.psi(r)
+    dpsi = objective.curvature(r) if objective.squares else _smoothed_inside(r, delta)
     den = float(np.sum(w * dpsi))
     kappa = n / (n - n_free) * float(np.sum(w * w * psi * psi)) / den if den > 0 else np.inf
     return float(kappa), den / float(np.sum(w))
 
 
-def threshold(confidence: float, kind: str, n: int, n_free: int) -> tuple[float, str]:
+def threshold(confidence: float, objective: Objective, n: int, n_free: int
+              ) -> tuple[float, str]:
     """The statistic's critical value at ``confidence`` and its name (see the module
     docstring): ``F(1, n - p)`` for ``mse``/``huber``, chi-square(1) for ``huber-likelihood``."""
-    if kind == "huber-likelihood":
+    if objective.likelihood:
         return float(chdtri(1, 1.0 - confidence)), "chi-square(1)"  # chi2.ppf(confidence, 1)
     dof = n - n_free
     return float(fdtri(1, dof, confidence)), f"F(1, {dof})"  # f.ppf(confidence, 1, dof)
@@ -231,12 +233,12 @@ def _sigma_step(r: np.ndarray, w: np.ndarray, delta: float, sigma0: float) -> fl
 class _Profiler:
     """Evaluates the profile of one parameter at internal values, warm-started."""
 
-    def __init__(self, law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-                 delta: float, held: Mapping[str, float], z_hat: np.ndarray, f_hat: float,
-                 kappa: float, j: int, sigma: float | None = None) -> None:
+    def __init__(self, problem: FitProblem, objective: Objective, z_hat: np.ndarray,
+                 f_hat: float, kappa: float, j: int, sigma: float | None = None) -> None:
         self.sigma = float(sigma) if sigma else 1.0
-        self.law, self.X, self.logy, self.w = law, X, logy, w
-        self.kind, self.delta, self.held = kind, delta, dict(held)
+        self.problem, self.objective = problem, objective
+        self.law, self.held = problem.law, problem.fixed
+        law = self.law
         self.z_hat, self.f_hat, self.kappa, self.j = z_hat, f_hat, kappa, j
         self.param = law.params[j]
         self.free = np.array([i for i, p in enumerate(law.params)
@@ -246,33 +248,35 @@ class _Profiler:
         self.lowest: tuple[float, float] | None = None  # (objective, value) below f_hat
         self.evaluations = 0
 
-    def _objective(self, fitlaw: Law, start: np.ndarray) -> tuple[float, np.ndarray]:
-        """Minimum over the free parameters of ``fitlaw`` from ``start``: (objective, z)."""
-        X, logy, w, kind, delta = self.X, self.logy, self.w, self.kind, self.delta
+    def _objective(self, point: FitProblem, start: np.ndarray) -> tuple[float, np.ndarray]:
+        """Minimum over the free parameters of ``point`` (the problem with the profiled
+        parameter held too) from ``start``: (objective, z)."""
+        obj, delta = self.objective, self.objective.delta
         if start.size == 0:  # every other parameter held: nothing to re-optimise
+            w = point.w
             with np.errstate(all="ignore"):
-                r = fitlaw.log_value(start[None, :], X)[0] - logy
-            if kind != "huber-likelihood":
-                return float(summed(r, w, kind, delta)), start
+                r = point.free_law.log_value(start[None, :], point.X)[0] - point.logy
+            if not obj.likelihood:
+                return float(obj.value(r, w)), start
             if not np.all(np.isfinite(r)):
                 return float("inf"), start
             return likelihood_nll(r, w, _sigma_step(r, w, delta, self.sigma), delta), start
-        if kind == "huber-likelihood":
-            return self._likelihood(fitlaw, start)
-        z, obj = refine(fitlaw, X, logy, w, start, kind, delta)
-        return float(obj), z
+        if obj.likelihood:
+            return self._likelihood(point, start)
+        z, value = refine(point, obj, start)
+        return float(value), z
 
-    def _likelihood(self, fitlaw: Law, start: np.ndarray) -> tuple[float, np.ndarray]:
+    def _likelihood(self, point: FitProblem, start: np.ndarray) -> tuple[float, np.ndarray]:
         """Huber-likelihood profile point: alternate a Huber fit at ``delta sigma`` with the
         scale step (as :func:`scalinglab.fit.optimize.refine_likelihood`), from the fit's scale,
         until the NLL changes by less than 1e-7 (the statistic is twice the NLL drop, so this
         is far below what moves a crossing); warm starts take a few rounds."""
-        X, logy, w, delta = self.X, self.logy, self.w, self.delta
+        w, delta = point.w, self.objective.delta
         z, sigma, nll = start, self.sigma, math.inf
         for _ in range(LIKELIHOOD_ROUNDS):
-            z, _ = refine(fitlaw, X, logy, w, z, "huber", delta * sigma)
+            z, _ = refine(point, self.objective.scaled(sigma), z)
             with np.errstate(all="ignore"):
-                r = fitlaw.log_value(z[None, :], X)[0] - logy
+                r = point.free_law.log_value(z[None, :], point.X)[0] - point.logy
             if not np.all(np.isfinite(r)):
                 return math.inf, z
             sigma = _sigma_step(r, w, delta, sigma)
@@ -289,14 +293,15 @@ class _Profiler:
         if value in self.points:
             return self.points[value]
         natural = float(self.param.from_internal(value))
-        fitlaw = hold(self.law, {**self.held, self.param.name: natural})
+        pr = self.problem
+        point = FitProblem(pr.law, pr.X, pr.logy, pr.w, {**self.held, self.param.name: natural})
         best, best_z = float("inf"), None
         starts = [start_full[self.free]]
-        if self.kind != "huber-likelihood" and not np.array_equal(start_full, self.z_hat):
+        if not self.objective.likelihood and not np.array_equal(start_full, self.z_hat):
             starts.append(self.z_hat[self.free])
         for s in starts:
             try:
-                obj, z = self._objective(fitlaw, np.array(s, float))
+                obj, z = self._objective(point, np.array(s, float))
             except (FitError, ValueError, np.linalg.LinAlgError):
                 continue
             self.evaluations += 1
@@ -417,18 +422,17 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
-def profile_fit(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: str,
-                delta: float, z: np.ndarray, objective: float, residuals: np.ndarray,
-                names: Sequence[str], *, held: Mapping[str, float] | None = None,
+def profile_fit(problem: FitProblem, objective: Objective, z: np.ndarray, f_hat: float,
+                residuals: np.ndarray, names: Sequence[str], *,
                 sigma: float | None = None, confidence: float = 0.95,
                 derive: Callable[[Mapping[str, float]], Mapping[str, float]] | None = None,
                 intervals: Mapping[str, tuple[float, float]] | None = None) -> ProfileOutcome:
     """Profile-likelihood intervals and identification of ``names`` (see the module docstring).
 
-    ``law``, ``X``, ``logy``, ``w``, ``kind``, ``delta``: what was fitted; ``z``: the fit's full
-    internal vector (held parameters included), ``objective`` its objective, ``residuals`` its
-    log residuals, ``sigma`` the fitted scale (``huber-likelihood``); ``held``: parameters held
-    at given values (re-held at every profile point; they cannot be profiled). ``derive``:
+    ``problem``, ``objective``: what was fitted (the problem's held parameters are re-held at
+    every profile point; they cannot be profiled); ``z``: the fit's full internal vector (held
+    parameters included), ``f_hat`` its objective, ``residuals`` its log residuals, ``sigma``
+    the fitted scale (``huber-likelihood``). ``derive``:
     natural parameters -> derived quantities, to list those that depend on a parameter the data
     do not identify; ``intervals``: the bootstrap's, to mark the uninformative ones.
 
@@ -441,21 +445,22 @@ def profile_fit(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: 
     ``bootstrap_informative: false`` when a bootstrap interval exists.
     """
     t0 = time.perf_counter()
-    held = dict(held or {})
+    law, X, w, held = problem.law, problem.X, problem.w, problem.fixed
     names = [n for n in names if n not in held]  # a held parameter has no profile
     out = ProfileOutcome()
     if not names:
         return out
     free_mask = np.array([n not in held for n in law.param_names])
     n_free = int(free_mask.sum())
-    n = int(np.asarray(logy).size)
-    kappa, m = statistic_scale(residuals, w, kind, delta, n_free, sigma)
+    n = problem.n
+    kappa, m = statistic_scale(residuals, w, objective, n_free, sigma)
     if not (np.isfinite(kappa) and kappa > 0):
-        out.warnings.append(f"profile: no profile intervals; the residual scale cannot be "
-                            f"estimated ({n} points for {n_free} fitted parameters, residuals "
-                            "all zero or not finite)")
+        out.warnings.append(Diagnostic(
+            "profile", f"profile: no profile intervals; the residual scale cannot be "
+            f"estimated ({n} points for {n_free} fitted parameters, residuals all zero or not "
+            "finite)"))
         return out
-    q, q_name = threshold(confidence, kind, n, n_free)
+    q, q_name = threshold(confidence, objective, n, n_free)
     z_hat = np.array(z, float)
     params = law.from_internal(z_hat)
     canon = law.canonical(params)  # profile the canonical form that the fit reports
@@ -476,8 +481,7 @@ def profile_fit(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: 
                          reason="the estimate is not finite", open=[True, True])
             out.identification[name] = entry
             continue
-        prof = _Profiler(law, X, logy, w, kind, delta, held, z_hat, objective, kappa, j,
-                         sigma)
+        prof = _Profiler(problem, objective, z_hat, f_hat, kappa, j, sigma)
         se = ses[j]
         cap = 0.5 if p.log else 0.5 * max(abs(zj), 1.0)
         step0 = float(min(se, cap)) if np.isfinite(se) and se > 0 else cap
@@ -517,22 +521,23 @@ def profile_fit(law: Law, X: np.ndarray, logy: np.ndarray, w: np.ndarray, kind: 
                     "informative" if boot is not None else "")
             dep = (f"; nor are the derived {', '.join(entry['derived'])}"
                    if entry.get("derived") else "")
-            out.warnings.append(
-                f"not identified: parameter {name}: the profile likelihood-ratio statistic stays "
-                f"below its {confidence:.0%} threshold ({q_name} quantile {q:.3g}) from "
+            out.warnings.append(Diagnostic(
+                "not-identified", f"not identified: parameter {name}: the profile "
+                f"likelihood-ratio statistic stays below its {confidence:.0%} threshold "
+                f"({q_name} quantile {q:.3g}) from "
                 f"{_fmt(lo)} to {_fmt(hi)} ({entry['reason']}); these data do not determine "
-                f"{name}{note}{dep}")
+                f"{name}{note}{dep}"))
         else:
             entry.update(status="identified", interval=[lo, hi])
         if prof.lowest is not None:
-            out.warnings.append(
-                f"profile: holding {name} = {_fmt(prof.lowest[1])} gives objective "
-                f"{prof.lowest[0]:.10g}, below the fit's {objective:.10g}; the multi-start "
-                "missed the global optimum (refit with more starts)")
+            out.warnings.append(Diagnostic(
+                "profile", f"profile: holding {name} = {_fmt(prof.lowest[1])} gives objective "
+                f"{prof.lowest[0]:.10g}, below the fit's {f_hat:.10g}; the multi-start "
+                "missed the global optimum (refit with more starts)"))
         out.identification[name] = entry
     out.settings = {
         "method": "profile likelihood (others re-optimised at each held value)",
-        "statistic": ("2 (NLL_p - NLL_hat)" if kind == "huber-likelihood" else
+        "statistic": ("2 (NLL_p - NLL_hat)" if objective.likelihood else
                       "2 (F_p - F_hat) / kappa, kappa = n/(n-p) sum w^2 psi^2 / sum w psi'"),
         "kappa": kappa, "threshold": q, "reference": q_name, "confidence": confidence,
         "parameters": names, "evaluations": total, "seconds": time.perf_counter() - t0,

@@ -4,9 +4,18 @@ Serialises to the JSON documented for ``scalinglab fit --json``::
 
     {"law", "law_options", "params": {name: value}, "objective", "loss", "delta", "sigma",
      "n_points", "intervals": {name: [lo, hi]}, "confidence", "derived": {...},
-     "derived_intervals": {...}, "warnings": [...], "draws": {name: [...]},
-     "backtest": {...} | null, "optimizer": {...}, "conventions": {...}, "provenance": {...},
-     "fixed": {name: value}, "identification": {name: {...}}, "profile": {...}}
+     "derived_intervals": {...}, "warnings": [message, ...], "warning_codes": [code, ...],
+     "draws": {name: [...]}, "backtest": {...} | null, "optimizer": {...}, "bootstrap": {...},
+     "conventions": {...}, "provenance": {...}, "fixed": {name: value},
+     "identification": {name: {...}}, "profile": {...}}
+
+``warnings`` are :class:`~scalinglab.fit.records.Diagnostic` objects: each is the message (a
+``str``) and has a stable ``code`` (:data:`~scalinglab.fit.records.CODES`: ``outliers``,
+``misfit``, ``bound``, ``not-identified``, ...); the JSON keeps the messages in ``warnings`` and
+their codes, in the same order, in ``warning_codes`` (files written before codes existed read
+back with the codes their messages' prefixes spell). ``optimizer``, ``bootstrap`` and
+``backtest`` are typed records (:mod:`scalinglab.fit.records`) written as the same JSON objects
+as before.
 
 ``fixed`` lists the parameters held at given values (``fit(..., fixed=...)``, ``scalinglab fit
 --fix``); ``params`` has them too, ``intervals`` does not, and their columns of ``draws`` are
@@ -43,6 +52,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scalinglab.errors import InputError, ParameterError, ScalingLabError
+from scalinglab.fit.objectives import DEFAULT_DELTA
+from scalinglab.fit.records import (
+    UNIDENTIFIED,
+    BacktestRecord,
+    BootstrapRecord,
+    Diagnostic,
+    OptimizerRecord,
+    codes,
+)
 from scalinglab.jsonio import to_jsonable, write_json
 from scalinglab.laws import Law, get_law
 
@@ -69,6 +87,10 @@ def _iv(iv: Sequence[float] | None, digits: int = 5) -> str:
     return "" if iv is None else f"[{_g(iv[0], digits)}, {_g(iv[1], digits)}]"
 
 
+def _float(value: float | None, default: float) -> float:
+    return default if value is None else float(value)
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -89,7 +111,7 @@ class FitResult:
     #: the objective's loss: ``"huber"`` (default), ``"mse"``, ...
     loss: str = "huber"
     #: the Huber threshold on log residuals
-    delta: float = 1e-3
+    delta: float = DEFAULT_DELTA
     #: observations fitted (after any holdout)
     n_points: int = 0
     #: options the law was built with (``x``, ``breaks``, ...)
@@ -106,17 +128,18 @@ class FitResult:
     derived: dict[str, float] = field(default_factory=dict)
     #: their bootstrap intervals
     derived_intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-    #: diagnostics: outliers, misfit groups, parameters at bounds, ... (see
-    #: :meth:`unidentified` for the ones that void the result)
+    #: diagnostics (:class:`~scalinglab.fit.records.Diagnostic`: the message, a ``str``, with
+    #: a stable ``.code``): outliers, misfit groups, parameters at bounds, ... (see
+    #: :meth:`unidentified` for the ones that void the result; :attr:`warning_codes`)
     warnings: list[str] = field(default_factory=list)
     #: log residuals ``log L_hat - log L`` of the fitted observations
     residuals: np.ndarray | None = None
     #: held-out scale check (``fit(..., holdout_above=C)``): errors, coverage, points
-    backtest: dict[str, Any] | None = None
+    backtest: BacktestRecord | None = None
     #: the multi-start optimiser's record (starts, refined, converged, gradient norm, time)
-    optimizer: dict[str, Any] = field(default_factory=dict)
-    #: the bootstrap's record (resamples, unit, failed, seed, time)
-    bootstrap: dict[str, Any] = field(default_factory=dict)
+    optimizer: OptimizerRecord = field(default_factory=OptimizerRecord)
+    #: the bootstrap's record (resamples, unit, failed, seed, time; empty without one)
+    bootstrap: BootstrapRecord = field(default_factory=BootstrapRecord)
     #: what N, D, C and loss mean (from the observation table)
     conventions: dict[str, str] = field(default_factory=dict)
     #: data source and hash, options, versions
@@ -128,15 +151,29 @@ class FitResult:
     #: the profile's statistic, scale, threshold and cost (empty when not profiled)
     profile: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # records given as plain dicts (code written before the records) become records
+        self.warnings = [Diagnostic.of(w) for w in self.warnings]
+        if not isinstance(self.optimizer, OptimizerRecord):
+            self.optimizer = OptimizerRecord.from_dict(self.optimizer)
+        if not isinstance(self.bootstrap, BootstrapRecord):
+            self.bootstrap = BootstrapRecord.from_dict(self.bootstrap)
+        if self.backtest is not None and not isinstance(self.backtest, BacktestRecord):
+            self.backtest = BacktestRecord.from_dict(self.backtest)
+
     # ------------------------------------------------------------------ use
+    @property
+    def warning_codes(self) -> list[str]:
+        """The code of each warning, in order (:data:`~scalinglab.fit.records.CODES`)."""
+        return codes(self.warnings)
+
     def unidentified(self) -> list[str]:
         """The warnings that say the data do not identify the parameters (a parameter
         collapsed to 0 or at a bound, an ill-conditioned Hessian, a profile that stays flat:
         ``not identified: parameter NAME ...``); empty when they do. A fit with any of these
         is not a result, whatever its numbers: at least the named parameter and the
         quantities that depend on it (:meth:`not_identified`) are not determined."""
-        return [w for w in self.warnings
-                if w.startswith(("collapsed", "ill-conditioned", "bound", "not identified"))]
+        return [w for w in self.warnings if Diagnostic.of(w).code in UNIDENTIFIED]
 
     def not_identified(self) -> list[str]:
         """The parameters the profile found not identified, then the derived quantities that
@@ -235,13 +272,13 @@ class FitResult:
                                             if k in self.derived_intervals else "")
                      for k, v in self.derived.items()]
             lines.append(_clip("  derived: " + "; ".join(parts), 100))
-        if self.bootstrap.get("resamples"):
+        if self.bootstrap.resamples:
             lines.append(f"  intervals: {lvl} bootstrap percentiles, "
-                         f"{self.bootstrap.get('resamples')} resamples")
+                         f"{self.bootstrap.resamples} resamples")
         if self.backtest:
             bt = self.backtest
-            lines.append(f"  backtest: {bt.get('n_test')} held-out points, mean |rel. error| "
-                         f"{100 * float(bt.get('mean_abs_rel_error', math.nan)):.3g}%")
+            lines.append(f"  backtest: {bt.n_test} held-out points, mean |rel. error| "
+                         f"{100 * _float(bt.mean_abs_rel_error, math.nan):.3g}%")
         lines.append(f"  {self._identified_line()}")
         if self.warnings:
             lines.append(f"  warnings ({len(self.warnings)}):")
@@ -272,14 +309,14 @@ class FitResult:
         out.append(f"objective ({self.loss}, delta = {_g(self.delta)}): {_g(self.objective, 8)}"
                    + (f"; sigma = {_g(self.sigma)}" if self.sigma is not None else ""))
         opt = self.optimizer
-        if opt.get("n_starts"):
-            out.append(f"optimiser: {opt.get('n_starts')} starts, {opt.get('n_at_best')} of "
-                       f"{opt.get('n_refined')} refined starts reached the best; converged: "
-                       f"{opt.get('converged')}")
+        if opt.n_starts:
+            out.append(f"optimiser: {opt.n_starts} starts, {opt.n_at_best} of "
+                       f"{opt.n_refined} refined starts reached the best; converged: "
+                       f"{opt.converged}")
         boot = self.bootstrap
-        if boot.get("resamples"):
-            out.append(f"intervals: {lvl} bootstrap percentiles over {boot.get('resamples')} "
-                       f"resamples of {boot.get('unit', 'points')} ({boot.get('failed', 0)} "
+        if boot.resamples:
+            out.append(f"intervals: {lvl} bootstrap percentiles over {boot.resamples} "
+                       f"resamples of {boot.unit or 'points'} ({boot.failed or 0} "
                        "failed)")
         else:
             out.append("intervals: none (no bootstrap)")
@@ -288,10 +325,10 @@ class FitResult:
                        f"threshold {_g(self.profile.get('threshold'))}")
         if self.backtest:
             bt = self.backtest
-            out.append(f"backtest: fitted on {bt.get('n_train')} points with C <= "
-                       f"{_g(bt.get('threshold_C'), 4)}, predicted {bt.get('n_test')}: mean "
-                       f"|relative error| {100 * float(bt.get('mean_abs_rel_error', 0)):.3g}%, "
-                       f"max {100 * float(bt.get('max_abs_rel_error', 0)):.3g}%")
+            out.append(f"backtest: fitted on {bt.n_train} points with C <= "
+                       f"{_g(bt.threshold_C, 4)}, predicted {bt.n_test}: mean "
+                       f"|relative error| {100 * _float(bt.mean_abs_rel_error, 0.0):.3g}%, "
+                       f"max {100 * _float(bt.max_abs_rel_error, 0.0):.3g}%")
         out.append(f"identification: {self._identified_line()}")
         out.append("")
         if self.warnings:
@@ -399,11 +436,12 @@ class FitResult:
             "confidence": self.confidence,
             "derived": self.derived,
             "derived_intervals": {k: list(v) for k, v in self.derived_intervals.items()},
-            "warnings": self.warnings,
+            "warnings": [str(w) for w in self.warnings],
+            "warning_codes": self.warning_codes,
             "residuals": self.residuals,
-            "backtest": self.backtest,
-            "optimizer": self.optimizer,
-            "bootstrap": self.bootstrap,
+            "backtest": None if self.backtest is None else self.backtest.to_dict(),
+            "optimizer": self.optimizer.to_dict(),
+            "bootstrap": self.bootstrap.to_dict(),
             "draws": draws,
             "conventions": self.conventions,
             "provenance": self.provenance,
@@ -455,9 +493,21 @@ class FitResult:
             raise InputError("identification must map parameter names to entries with a "
                              "status", source=source, column="identification")
         res = d.get("residuals")
+        records = {}
+        for key, record in (("optimizer", OptimizerRecord), ("bootstrap", BootstrapRecord),
+                            ("backtest", BacktestRecord)):
+            value = d.get(key)
+            if value is not None and not isinstance(value, Mapping):
+                raise InputError(f"{key} must be a JSON object, got {type(value).__name__}",
+                                 source=source, column=key)
+            try:
+                records[key] = record.from_dict(value)
+            except (TypeError, ValueError) as exc:
+                raise InputError(f"{key} has a value of the wrong type ({exc})", source=source,
+                                 column=key) from exc
         return cls(
             law=law, params=params, objective=float(d.get("objective") or np.nan),
-            loss=d.get("loss", "huber"), delta=float(d.get("delta", 1e-3)),
+            loss=d.get("loss", "huber"), delta=float(d.get("delta", DEFAULT_DELTA)),
             n_points=int(d.get("n_points", 0)), law_options=opts, sigma=d.get("sigma"),
             intervals={k: (float(v[0]), float(v[1])) for k, v in
                        (d.get("intervals") or {}).items()},
@@ -465,10 +515,10 @@ class FitResult:
             derived=dict(d.get("derived") or {}),
             derived_intervals={k: (float(v[0]), float(v[1])) for k, v in
                                (d.get("derived_intervals") or {}).items()},
-            warnings=list(d.get("warnings") or []),
+            warnings=_warnings(d, source),
             residuals=None if res is None else np.asarray(res, float),
-            backtest=d.get("backtest"), optimizer=dict(d.get("optimizer") or {}),
-            bootstrap=dict(d.get("bootstrap") or {}),
+            backtest=records["backtest"] if d.get("backtest") is not None else None,
+            optimizer=records["optimizer"], bootstrap=records["bootstrap"],
             conventions=dict(d.get("conventions") or {}),
             provenance=dict(d.get("provenance") or {}), fixed=fixed,
             identification={str(k): dict(v) for k, v in ident.items()},
@@ -491,3 +541,20 @@ class FitResult:
         if not isinstance(d, dict):
             raise InputError("not a scalinglab fit (expected a JSON object)", source=str(p))
         return cls.from_json(d, source=str(p))
+
+
+def _warnings(d: Mapping[str, Any], source: str) -> list[str]:
+    """The warnings of a fit's JSON, as diagnostics: the messages with ``warning_codes`` where
+    the file has them (one per message), else the codes their prefixes spell."""
+    msgs = d.get("warnings") or []
+    if not isinstance(msgs, list) or not all(isinstance(m, (str, Mapping)) for m in msgs):
+        raise InputError("warnings must be a list of messages", source=source,
+                         column="warnings")
+    tags = d.get("warning_codes")
+    if tags is None:
+        return [Diagnostic.of(m) for m in msgs]
+    if not (isinstance(tags, list) and len(tags) == len(msgs)
+            and all(isinstance(t, str) for t in tags)):
+        raise InputError(f"warning_codes must be a list of {len(msgs)} strings, one per "
+                         "warning", source=source, column="warning_codes")
+    return [Diagnostic(t, str(Diagnostic.of(m))) for t, m in zip(tags, msgs, strict=True)]

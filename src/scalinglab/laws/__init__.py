@@ -14,8 +14,11 @@ from scalinglab.errors import ParameterError, unknown
 from scalinglab.laws.base import Law, Param, numeric_jacobian
 from scalinglab.laws.chinchilla import Chinchilla, DataConstrained, chinchilla_allocation
 from scalinglab.laws.curves import BrokenPowerLaw, Sigmoid
+from scalinglab.laws.domains import GordonNMT, NMTEncDec, Zhai
+from scalinglab.laws.downstream import Downstream, ExpDecayError
 from scalinglab.laws.extensions import Precision, Transfer
 from scalinglab.laws.kaplan import KaplanND, KaplanNS, Power, SaturatingPower
+from scalinglab.laws.testtime import Coverage, TrainTest
 
 #: name -> (factory, whether it takes a single variable ``x``)
 _REGISTRY: dict[str, tuple[Callable[..., Law], bool]] = {
@@ -29,6 +32,12 @@ _REGISTRY: dict[str, tuple[Callable[..., Law], bool]] = {
     "data-constrained": (DataConstrained, False),
     "precision": (Precision, False),
     "transfer": (Transfer, False),
+    "zhai": (Zhai, True),
+    "nmt-encdec": (NMTEncDec, False),
+    "gordon-nmt": (GordonNMT, False),
+    "downstream": (Downstream, True),
+    "train-test": (TrainTest, False),
+    "coverage": (Coverage, False),
 }
 
 LAW_NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -69,16 +78,23 @@ __all__ = [
     "LAW_NAMES",
     "BrokenPowerLaw",
     "Chinchilla",
+    "Coverage",
     "DataConstrained",
+    "Downstream",
+    "ExpDecayError",
+    "GordonNMT",
     "KaplanND",
     "KaplanNS",
     "Law",
+    "NMTEncDec",
     "Param",
     "Power",
     "Precision",
     "SaturatingPower",
     "Sigmoid",
+    "TrainTest",
     "Transfer",
+    "Zhai",
     "chinchilla_allocation",
     "get_law",
     "list_laws",

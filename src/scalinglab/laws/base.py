@@ -76,6 +76,9 @@ class Law:
     reference: str = field(init=False, default="")
     variables: tuple[str, ...] = field(init=False, default=())
     params: tuple[Param, ...] = field(init=False, default=())
+    #: the column the law predicts, fitted when no other is named (``loss`` for most laws;
+    #: ``score`` for the train/test-compute law, ``coverage`` for the coverage law)
+    target: str = field(init=False, default="loss")
 
     # ------------------------------------------------------------------ the contract
     def value_and_jac(self, z: np.ndarray, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

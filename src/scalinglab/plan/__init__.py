@@ -8,6 +8,10 @@
 * :func:`allocation_table` / :func:`kaplan_allocation`: Chinchilla Table 3-style tables with
   Kaplan's allocation side by side.
 * :func:`gpu_cost`: GPU-hours and money from a peak, an MFU and a price.
+* :func:`plan_document`: a whole planning request (what ``scalinglab plan`` computes) as one
+  JSON-ready document.
+* :func:`plan_test_compute` / :func:`plan_samples`: the cheapest train/test-time compute split
+  for a target score (Jones 2021's trade-off), samples for a target coverage (Brown et al. 2024).
 * :func:`plan_law` / :func:`load_fit` / :meth:`PlanLaw.of_fit`: where the law and its
   parameters (and draws) come from. Every planning function takes a :class:`PlanLaw` or a
   :class:`~scalinglab.fit.FitResult` in memory (:func:`as_plan_law`).
@@ -16,6 +20,7 @@
 from __future__ import annotations
 
 from scalinglab.plan.cost import DEFAULT_MFU, GPUS, Cost, gpu_cost
+from scalinglab.plan.document import plan_document
 from scalinglab.plan.inference import InferencePlan, plan_inference
 from scalinglab.plan.optimal import (
     DEFAULT_LEVEL,
@@ -35,6 +40,12 @@ from scalinglab.plan.source import (
     plan_law,
 )
 from scalinglab.plan.tables import GOPHER_FLOPS, allocation_table, kaplan_allocation
+from scalinglab.plan.testtime import (
+    SamplesPlan,
+    TrainTestPlan,
+    plan_samples,
+    plan_test_compute,
+)
 
 __all__ = [
     "DEFAULT_LEVEL",
@@ -47,6 +58,8 @@ __all__ = [
     "InferencePlan",
     "Objective",
     "PlanLaw",
+    "SamplesPlan",
+    "TrainTestPlan",
     "allocation_table",
     "as_plan_law",
     "gpu_cost",
@@ -55,8 +68,11 @@ __all__ = [
     "optimal_allocation",
     "parse_params",
     "plan_compute",
+    "plan_document",
     "plan_for_loss",
     "plan_for_params",
     "plan_inference",
     "plan_law",
+    "plan_samples",
+    "plan_test_compute",
 ]

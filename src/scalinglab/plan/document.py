@@ -12,6 +12,11 @@ arguments ask for and returns a plain dict whose ``kind`` says which it is:
 * ``"plan"``: the compute-optimal model for a budget, the least budget for a target loss or the
   budget of a given optimal size (:mod:`scalinglab.plan.optimal`).
 
+:func:`test_compute_document` is the same for ``plan --test-compute`` (``kind``
+``"test-compute"``): the cheapest split of training and test-time compute under a
+``train-test`` law, or the samples for a target coverage under a ``coverage`` law
+(:mod:`scalinglab.plan.testtime`).
+
 Every document carries a ``conventions`` block (what N, D, C and the loss mean) and, where a
 cost was asked for, the GPU-hours (:func:`~scalinglab.plan.cost.gpu_cost`).
 """
@@ -198,3 +203,53 @@ def plan_document(
     if want_cost:
         doc["cost"] = cost_of(p.compute)
     return doc
+
+
+def test_compute_document(
+    pl: PlanLaw | FitResult,
+    target: float,
+    *,
+    queries: float = 1.0,
+    c_test_min: float | None = None,
+    c_test_max: float | None = None,
+    c_train_max: float | None = None,
+    budget: float | None = None,
+    flops_per_sample: float | None = None,
+    level: float | None = None,
+) -> dict[str, Any]:
+    """``plan --test-compute`` as a JSON-ready dict: under a ``train-test`` law the cheapest
+    ``C_train + queries * C_test`` reaching score ``target``
+    (:func:`~scalinglab.plan.testtime.plan_test_compute`; ``c_test_min``, ``c_test_max``,
+    ``c_train_max``, ``budget``: limits, FLOPs), under a ``coverage`` law the samples per
+    problem reaching coverage ``target`` (:func:`~scalinglab.plan.testtime.plan_samples`;
+    ``flops_per_sample``: inference FLOPs per sample). Every argument is checked before any
+    work; the fit's data ranges (when ``pl`` came from a fit) drive the extrapolation
+    warnings."""
+    from scalinglab.plan.testtime import plan_samples, plan_test_compute
+
+    pl = as_plan_law(pl)
+    if not (isinstance(target, (int, float)) and math.isfinite(target)):
+        raise ParameterError("target", "the score (train-test law) or coverage (coverage law) "
+                             f"to reach must be a finite number, got {target}")
+    for name, v in (("queries", queries), ("c_test_min", c_test_min),
+                    ("c_test_max", c_test_max), ("c_train_max", c_train_max),
+                    ("budget", budget), ("flops_per_sample", flops_per_sample)):
+        _positive_or_none(v, name, name.replace("_", " "))
+    if pl.law.name not in ("train-test", "coverage"):
+        raise ParameterError("pl", "a test-compute plan needs a train-test or coverage law, "
+                             f"not {pl.law.name!r}")
+    if pl.law.name == "coverage":
+        for name, v in (("c_test_min", c_test_min), ("c_test_max", c_test_max),
+                        ("c_train_max", c_train_max), ("budget", budget)):
+            if v is not None:
+                raise ParameterError(name, "applies to a train-test plan, not a coverage one")
+        plan: Any = plan_samples(pl, target, flops_per_sample=flops_per_sample,
+                                 queries=queries, level=level)
+    else:
+        if flops_per_sample is not None:
+            raise ParameterError("flops_per_sample", "applies to a coverage plan, not a "
+                                 "train-test one")
+        plan = plan_test_compute(pl, target, queries=queries, c_test_min=c_test_min,
+                                 c_test_max=c_test_max, c_train_max=c_train_max,
+                                 budget=budget, level=level)
+    return {"kind": "test-compute", "source": pl.source, **plan.to_dict()}

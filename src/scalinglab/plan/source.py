@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,6 +60,9 @@ class PlanLaw:
     confidence: float | None = None
     #: what N means (from the fit's conventions), when known
     n_convention: str | None = None
+    #: column -> (min, max) of the data the fit saw (its provenance), for extrapolation
+    #: warnings; empty for published constants
+    ranges: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # validates names (an error naming params) and finiteness
@@ -97,7 +100,8 @@ class PlanLaw:
         return cls(law=fit.law, params=dict(fit.params), draws=draws, source=source,
                    warnings=[str(w) for w in fit.warnings] if warnings else [],
                    from_fit=True, confidence=float(fit.confidence),
-                   n_convention=str(fit.conventions.get("N", "")) or None)
+                   n_convention=str(fit.conventions.get("N", "")) or None,
+                   ranges=dict(fit.provenance.get("ranges") or {}))
 
     @property
     def name(self) -> str:

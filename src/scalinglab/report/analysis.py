@@ -13,7 +13,10 @@
   (C, U) when the budgets are split by unique tokens U (:func:`isoflop_members`);
 * Approach 1 and Kaplan's frontier L(C) (``scalinglab.fit.envelope``) when there are curves;
 * the plan: compute-optimal N, D and loss with intervals at each budget (default 100x the
-  largest C in the data).
+  largest C in the data);
+* the convention-sensitivity report (:mod:`scalinglab.plan.conventions`) at the first plan
+  budget: the allocation refitted with N total or non-embedding, C = 6ND or the full count,
+  Approach 3 or Kaplan's frontier.
 
 What cannot be done is not an error: it is noted (``Analysis.notes``) and the report goes on
 without it. Only what the user must fix raises (bad options, unreadable files).
@@ -57,11 +60,9 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
     #: (what, how it was chosen or measured) rows of the study's design, shown first
     design: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def is_nd_law(self) -> bool:
-        """Whether the fitted law is a function of (N, D) (contours and plans need one)."""
-        return self.fit is not None and tuple(self.fit.law.variables) == ("N", "D")
+    #: the convention-sensitivity report at the first plan budget
+    #: (:class:`scalinglab.plan.conventions.ConventionReport`), when the data allow one
+    conventions: Any = None
 
 
 def assign_budgets(C: np.ndarray, budgets: np.ndarray,
@@ -258,4 +259,14 @@ def analyse(inputs: ReportInputs, *, law: str | None = None, bootstrap: int = 10
         except ScalingLabError as exc:
             a.plan_law, a.plans = None, []
             a.notes.append(f"no plan: {exc}")
+
+    # ---------------------------------------------------------------- conventions
+    if obs is not None and budgets and {"N", "D", "loss"} <= set(obs.columns):
+        from scalinglab.plan.conventions import convention_report
+
+        try:
+            a.conventions = convention_report(obs, budgets[0], seed=seed,
+                                              confidence=confidence)
+        except (ScalingLabError, ValueError) as exc:
+            a.notes.append(f"no convention-sensitivity report: {exc}")
     return a

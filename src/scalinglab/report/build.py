@@ -127,6 +127,11 @@ def write_report(analysis: Analysis, out: str | os.PathLike[str], *,
     files: list[Path] = []
     if figures_dir is not None:
         files = save_figures(figs, figures_dir, formats=figure_formats)
+        if analysis.conventions is not None:  # drawn inline in its own section of the page
+            from scalinglab.report.convention_figures import conventions_figure
+
+            files += save_figures({"conventions": conventions_figure(analysis.conventions)},
+                                  figures_dir, formats=figure_formats)
     pngs = {k: figure_bytes(f) for k, f in figs.items()}
     page = render_html(analysis, pngs, omitted, title=title, command=command,
                        interactive=interactive)

@@ -26,6 +26,7 @@ import base64
 import html
 import math
 import platform
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -509,6 +510,72 @@ def _envelope_only(a: Analysis) -> str:
             f"{num(j['kaplan_alpha_C'])}, C<sub>c</sub> = {num(j['kaplan_Cc'])} FLOPs.</p>")
 
 
+def _sensitivity_section(a: Analysis) -> str:
+    """The convention-sensitivity table (:mod:`scalinglab.plan.conventions`)."""
+    rep = a.conventions
+    if rep is None:
+        return ""
+    lvl = f"{rep.confidence:.0%}"
+    heads = ["N", "C", "allocation", "a (N_opt ∝ C<sup>a</sup>)", f"a {lvl} interval",
+             "N_opt", "N_opt (total)", "D_opt", "loss (nats/token)", "notes"]
+    rows = []
+    for r in rep.rows:
+        a_txt = num(r.a) + ("" if r.identified else " <b>not identified</b>")
+        rows.append([esc(r.n_convention), esc(r.c_convention), esc(r.allocation), a_txt,
+                     interval(r.a_interval), num(r.n_opt), num(r.n_opt_total), num(r.d_opt),
+                     num(r.loss), esc("; ".join(r.notes) or "–")])
+    crange = ("the data's range" if rep.compute_range is None else
+              f"{num(rep.compute_range[0])} – {num(rep.compute_range[1])} FLOPs")
+    sp = rep.spread
+    spread = (f" Across the identified rows a spans {num(sp['a_min'], 3)} – "
+              f"{num(sp['a_max'], 3)} and N_opt at the target (total parameters) varies "
+              f"{num(sp.get('n_opt_total_ratio'), 3)}×." if sp else "")
+    return "\n".join([
+        "<h2 id='sensitivity'>Convention sensitivity</h2>",
+        f"<p>The same runs refitted under each counting convention (Pearce &amp; Song 2024; "
+        f"Porian et al. 2024): N total or non-embedding; C = 6ND or the full count "
+        f"[6 (N<sub>E</sub> + V d) + 12 n<sub>layer</sub> n<sub>ctx</sub> d] D with the "
+        f"output head and attention; Chinchilla's Approach 3 or Kaplan's frontier rule "
+        f"({esc(rep.frontier_kind or 'none')}). a is measured over {crange} in each row's "
+        f"conventions; the target {num(rep.target_compute)} FLOPs is read in each row's own C "
+        f"convention; the loss is the Approach-3 law of the row's N convention at (N_opt, "
+        f"D_opt).{spread}</p>",
+        table(heads, rows, [False, False, False] + [True] * 6 + [False]),
+        f"<p>Counts: {esc(rep.counts)}. Shape rule: {esc(rep.shape_rule.source)}.</p>",
+        _list(rep.notes, "note"), _sensitivity_figure(rep)])
+
+
+def _sensitivity_figure(rep: Any) -> str:
+    """The convention-sensitivity figure as inline SVG (the page's PNG figures are the
+    Figures section's; this one belongs to its table)."""
+    import io
+
+    from scalinglab.report.convention_figures import conventions_figure
+
+    buf = io.StringIO()
+    conventions_figure(rep).savefig(buf, format="svg")
+    svg = buf.getvalue()
+    svg = svg[svg.find("<svg"):].replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
+    # the axes autoscale to their data, so clipping is not needed: drop the clip paths (their
+    # url(#...) references) and the metadata block, keeping the page free of url() and links
+    svg = re.sub(r'\s*clip-path="url\(#[^)]*\)"', "", svg)
+    svg = re.sub(r"<defs>\s*<clipPath.*?</defs>", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>|<!--.*?-->", "", svg, flags=re.S)
+    # inline in HTML the parser puts <svg> in its namespace: no xmlns URLs needed
+    svg = re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", svg)
+    # matplotlib's hashed ids ("m48ff9e0f3b") read as numbers in the page's text: number them
+    ids = {old: f"sens-{k}" for k, old in enumerate(dict.fromkeys(re.findall(r' id="([^"]+)"',
+                                                                           svg)))}
+    svg = re.sub(r'( id="|href="#)([^"]+)"', lambda m: m.group(1) + ids.get(m.group(2),
+                                                                             m.group(2)) + '"',
+                 svg)
+    return ('<figure id="fig-sensitivity" class="inline-svg">' + svg + "<figcaption><b>"
+            "Convention sensitivity.</b> Left: N_opt against C, each row in its own "
+            "conventions; middle: the exponent a of N_opt ∝ C^a with its interval where there "
+            "is one (hollow: not identified); right: N_opt at the target budget in total "
+            "parameters.</figcaption></figure>")
+
+
 #: the most runs the runs table lists (the rest are counted; the data file has them all)
 MAX_TABLE_RUNS = 2000
 #: columns of the runs table, in this order, where the data has them
@@ -705,6 +772,7 @@ def render_html(analysis: Analysis, figures: Mapping[str, Figure | bytes],
         ("figures", "Figures", _figures_section(pngs, omitted or {})),
         ("interactive", "Interactive figures", _interactive_section(divs)),
         ("runs", "Runs", _runs_section(a)),
+        ("sensitivity", "Convention sensitivity", _sensitivity_section(a)),
         ("conventions", "Conventions", _conventions_section(a)),
         ("provenance", "Provenance", _provenance_section(a, when, command)),
     ]
