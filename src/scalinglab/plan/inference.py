@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
@@ -34,6 +34,7 @@ from scalinglab.plan.optimal import (
     check_positive,
     conventions_for,
 )
+from scalinglab.plan.record import PlanRecord
 from scalinglab.plan.source import PlanLaw, as_plan_law
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ _GRID = 401
 
 
 @dataclass
-class InferencePlan:
+class InferencePlan(PlanRecord):
     """An inference-aware plan (Sardana et al. 2024) and its Chinchilla-optimal reference of
     equal loss. FLOPs: training 6 N D, inference 2 N per token."""
 
@@ -92,10 +93,6 @@ class InferencePlan:
     def compute(self) -> float:
         return self.training_compute
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict without the empty fields."""
-        out = asdict(self)
-        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
 
 
 def _d_for_loss(obj: Objective, params: Mapping[str, float], N: np.ndarray,

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from scipy.optimize import brentq, minimize_scalar
 from scalinglab.errors import OptionError, ParameterError, argument_error
 from scalinglab.laws import DataConstrained, chinchilla_allocation
 from scalinglab.laws import published as pub
+from scalinglab.plan.record import PlanRecord
 from scalinglab.plan.source import PlanLaw, as_plan_law
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ class Objective:
 
 # ============================================================================ results
 @dataclass
-class ComputePlan:
+class ComputePlan(PlanRecord):
     """One compute-optimal plan (see :func:`plan_compute` / :func:`plan_for_loss`). Units and
     conventions are in :attr:`conventions` (N as the law's N column, C = 6ND FLOPs, loss in
     nats/token)."""
@@ -329,10 +330,6 @@ class ComputePlan:
     #: what the plan should not be trusted for (an unidentified fit, extrapolation, ...)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict without the empty fields."""
-        out = asdict(self)
-        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
 
 
 def _quantiles(values: Sequence[float], level: float) -> list[float] | None:

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scalinglab.errors import ParameterError
 from scalinglab.laws.testtime import samples_for_coverage, trade_off
 from scalinglab.plan.optimal import _check_level, _quantiles
+from scalinglab.plan.record import PlanRecord
 from scalinglab.plan.source import PlanLaw, as_plan_law
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ EXTRAPOLATION_DECADES = 1.0
 
 
 @dataclass
-class TrainTestPlan:
+class TrainTestPlan(PlanRecord):
     """The cheapest (C_train, C_test) for a target score under a ``train-test`` law."""
 
     __test__ = False  # not a pytest test class despite the name
@@ -70,13 +71,10 @@ class TrainTestPlan:
     conventions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
 
 
 @dataclass
-class SamplesPlan:
+class SamplesPlan(PlanRecord):
     """Samples per problem (and inference compute) for a target coverage."""
 
     law: str
@@ -97,9 +95,6 @@ class SamplesPlan:
     conventions: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
 
 
 # ---------------------------------------------------------------------------- validation
