@@ -189,15 +189,25 @@ def count_cmd(
 # ============================================================================ plan
 
 
-def _print_plan(doc: dict[str, Any]) -> None:
-    t = Table(title=f"compute-optimal plan ({doc['law']}, {doc['method']})",
-              title_justify="left")
+def _quantity_table(title: str, rows: list[tuple[str, str]], doc: dict[str, Any]) -> Table:
+    """A (quantity, value, interval) table of ``doc``'s ``rows`` (label, key), the interval
+    column only when the document has intervals (at its ``level``)."""
+    iv, lvl = doc.get("intervals") or {}, doc.get("level")
+    t = Table(title=title, title_justify="left")
     t.add_column("quantity")
     t.add_column("value", justify="right")
-    iv = doc.get("intervals") or {}
-    lvl = doc.get("level")
     if iv:
         t.add_column(f"{lvl:.0%} interval", justify="right")
+    for label, key in rows:
+        r = [label, _fmt(doc.get(key))]
+        if iv:
+            lo, hi = iv.get(key, (None, None))
+            r.append(f"{_fmt(lo)} - {_fmt(hi)}" if lo is not None else "")
+        t.add_row(*r)
+    return t
+
+
+def _print_plan(doc: dict[str, Any]) -> None:
     conv = doc.get("conventions", {})
     rows = [("compute C (FLOPs)", "compute"), ("N_opt (parameters)", "N_opt"),
             ("D_opt (tokens)", "D_opt"), ("tokens per parameter", "tokens_per_param"),
@@ -206,13 +216,8 @@ def _print_plan(doc: dict[str, Any]) -> None:
         rows.insert(0, ("target loss", "target_loss"))
     if "epochs" in doc:
         rows += [("unique tokens U", "unique_tokens"), ("epochs D/U", "epochs")]
-    for label, key in rows:
-        r = [label, _fmt(doc.get(key))]
-        if iv:
-            lo, hi = iv.get(key, (None, None))
-            r.append(f"{_fmt(lo)} - {_fmt(hi)}" if lo is not None else "")
-        t.add_row(*r)
-    console.print(t)
+    console.print(_quantity_table(f"compute-optimal plan ({doc['law']}, {doc['method']})",
+                                  rows, doc))
     console.print(f"N: {conv.get('N', '')}; C: {conv.get('compute', '')}", highlight=False)
     band = doc.get("band")
     if band:
@@ -266,7 +271,6 @@ def _print_table(rows: list[dict[str, Any]], law: str, ref: float) -> None:
 
 
 def _print_test_compute(doc: dict[str, Any]) -> None:
-    iv, lvl = doc.get("intervals") or {}, doc.get("level")
     if doc["law"] == "coverage":
         title = f"samples for coverage {doc['target']:g} ({doc['law']}, Brown et al. 2024)"
         rows = [("samples per problem k", "samples"), ("whole samples", "samples_whole"),
@@ -288,18 +292,7 @@ def _print_test_compute(doc: dict[str, Any]) -> None:
         rows = [r for r in rows if r[1] in ("exchange_rate", "test_per_10x_train")]
         if not rows:
             return
-    t = Table(title=title, title_justify="left")
-    t.add_column("quantity")
-    t.add_column("value", justify="right")
-    if iv:
-        t.add_column(f"{lvl:.0%} interval", justify="right")
-    for label, key in rows:
-        r = [label, _fmt(doc.get(key))]
-        if iv:
-            lo, hi = iv.get(key, (None, None))
-            r.append(f"{_fmt(lo)} - {_fmt(hi)}" if lo is not None else "")
-        t.add_row(*r)
-    console.print(t)
+    console.print(_quantity_table(title, rows, doc))
     if doc.get("binding"):
         console.print(f"the optimum sits on the limit --{doc['binding'].replace('_', '-')}",
                       highlight=False)
