@@ -286,6 +286,13 @@ def test_cli_on_chinchilla_240_prints_the_table_and_round_trips(cli, tmp_path: P
     code, stdout, _ = cli("conventions", "example:chinchilla-240", "--target-compute", "1e22",
                           "--json", "-", "--no-figure")
     assert code == 0 and json.loads(stdout)["target_compute"] == 1e22
+    # the bare command: no target given -> 100x the table's largest 6ND compute
+    code, stdout, _ = cli("conventions", "example:chinchilla-240", "--json", "-", "--no-figure")
+    doc = json.loads(stdout)
+    runs = datasets.load("chinchilla-240")
+    c_max = float((6 * runs["N"] * runs["D"]).max())
+    assert code == 0 and doc["target_compute"] == pytest.approx(100 * c_max, rel=1e-12)
+    assert any("100x the largest run's compute" in n for n in doc["notes"]), doc["notes"]
 
 
 def test_cli_errors_name_the_flag(cli, tmp_path: Path) -> None:

@@ -89,9 +89,9 @@ def conventions_cmd(
     data: Annotated[str, typer.Argument(
         help="runs: N, D (or C), loss; final losses (IsoFLOP budgets) or learning curves "
              "(several rows per run_id); or example:NAME")],
-    target_compute: Annotated[str, typer.Option(
+    target_compute: Annotated[str | None, typer.Option(
         "--target-compute", metavar="C", help="the budget in FLOPs (read in each row's own C "
-                                              "convention)")],
+        "convention; default 100x the table's largest compute)")] = None,
     json_out: JsonOpt = None,
     figure: Annotated[Path | None, typer.Option(
         "--figure", help="write the figure here (PNG, or SVG/PDF by the suffix)")]
@@ -125,8 +125,9 @@ def conventions_cmd(
     check_choice(n_convention, ("auto", "total", "nonembedding"), "--n-convention",
                  "N convention")
     check_json_dest(json_out)
-    target = parse_compute([target_compute], "--target-compute")
-    if len(target) != 1:
+    target = [] if target_compute is None else parse_compute([target_compute],
+                                                             "--target-compute")
+    if target_compute is not None and len(target) != 1:
         raise OptionError("--target-compute", "give one budget")
     crange = _range(compute_range)
     fig_path = None if no_figure else figure
@@ -153,7 +154,8 @@ def conventions_cmd(
             rule = ShapeRule.fixed_aspect(vocab, aspect_ratio, context, gamma=g)
         except OptionError as exc:
             raise OptionError("--aspect-ratio", exc.detail) from None
-    rep = convention_report(_data_arg(data), target[0], n_convention=n_convention,
+    rep = convention_report(_data_arg(data), target[0] if target else None,
+                            n_convention=n_convention,
                             shape_rule=rule, compute_range=crange, bootstrap=bootstrap,
                             seed=seed, confidence=confidence,
                             columns=parse_column_overrides(column))

@@ -632,9 +632,13 @@ def _check_names(values: Iterable[str], known: Mapping[str, str], name: str) -> 
     return out
 
 
+#: the default target budget: this many times the table's largest compute
+DEFAULT_TARGET_FACTOR = 100.0
+
+
 def convention_report(
     data: pd.DataFrame | str,
-    target_compute: float,
+    target_compute: float | None = None,
     *,
     n_convention: str = "auto",
     shape_rule: ShapeRule | None = None,
@@ -652,7 +656,8 @@ def convention_report(
     ``data``: an observation table (N, D, loss; C optional) or a path; learning curves
     (several rows per ``run_id``) make the frontier Approach 1's envelope, final losses
     Approach 2's IsoFLOP minima. ``target_compute``: the budget (FLOPs, read in each row's C
-    convention). ``n_convention``: what the table's N counts (``auto``: its stated
+    convention; default :data:`DEFAULT_TARGET_FACTOR` times the table's largest 6ND compute,
+    said in the notes). ``n_convention``: what the table's N counts (``auto``: its stated
     convention, else total). ``shape_rule``: the family's embedding and FLOP growth (default:
     fitted to the table's exact counts when it has them, else Pearce & Song's Chinchilla-like
     rule). ``compute_range``: (low, high) FLOPs over which ``a`` is measured, in each row's
@@ -661,8 +666,9 @@ def convention_report(
     from scalinglab.fit.approaches import isoflop
     from scalinglab.observations import load_observations, validate
 
-    if not (isinstance(target_compute, (int, float)) and math.isfinite(target_compute)
-            and target_compute > 0):
+    if target_compute is not None and not (isinstance(target_compute, (int, float))
+                                           and math.isfinite(target_compute)
+                                           and target_compute > 0):
         raise ParameterError("target_compute", f"must be a positive number of FLOPs, got "
                              f"{target_compute!r}")
     if not (0 < confidence < 1):
@@ -683,6 +689,11 @@ def convention_report(
     df = validate(df, ["N", "D", "loss"])
     own, own_note = _own_convention(df, n_convention)
     notes = [own_note] if own_note else []
+    if target_compute is None:  # plan ahead of the data, as the demo does
+        c_max = float(np.max(6.0 * df["N"].to_numpy(float) * df["D"].to_numpy(float)))
+        target_compute = DEFAULT_TARGET_FACTOR * c_max
+        notes.append(f"target: {DEFAULT_TARGET_FACTOR:g}x the largest run's compute "
+                     f"(6ND = {c_max:.3g} FLOPs), the default; choose one with target_compute=")
     measured = {"params_total", "params_nonembedding"} <= set(df.columns)
     rule = shape_rule or ShapeRule.from_table(df) or ShapeRule.fixed_aspect()
     if measured:
