@@ -24,7 +24,9 @@ from scalinglab.reproduce.findings import VERDICTS, judge
 from scalinglab.reproduce.kaplan import reproduce_kaplan
 from scalinglab.reproduce.kaplan_analysis import (
     EXPONENT_TOLERANCE,
+    MAX_REL_WIDTH,
     KaplanData,
+    bcrit_located,
     finding_ln,
     finding_shape,
     needed_span,
@@ -56,6 +58,28 @@ def test_judge_follows_the_stated_rule() -> None:
     assert judge(0.08, (0.07, math.nan), 0.076, tolerance=0.3)[0] == "not measurable"
     assert judge(0.08, (0.07, 0.09), 0.076, tolerance=0.3,
                  not_measurable="collapsed")[0] == "not measurable"
+    # the study's limit: an interval as wide as the paper's value is too wide to judge (the
+    # quick study's Chinchilla-convention a, 0.178-0.893 against 0.5, once passed as
+    # "reproduced" under a 1.5 limit)
+    assert MAX_REL_WIDTH == 1.0
+    assert judge(0.599, (0.178, 0.893), 0.5, tolerance=0.3,
+                 max_rel_width=MAX_REL_WIDTH)[0] == "not measurable"
+    assert judge(0.73, (0.46, 0.90), 0.5, tolerance=0.3,
+                 max_rel_width=MAX_REL_WIDTH)[0] == "reproduced"
+
+
+def test_critical_batch_gates_the_adjustment_by_its_support_not_its_verdict() -> None:
+    """S_min / C_min use B_crit(L) when its estimates lie inside the batch sizes tried, even
+    when alpha_B's interval is too wide to judge against the paper's 0.21."""
+    from types import SimpleNamespace
+
+    def law(b_crit: list[float]) -> dict:  # type: ignore[type-arg]
+        return {"result": SimpleNamespace(b_crit=np.array(b_crit)), "B_min": 64.0,
+                "B_max": 1024.0}
+
+    assert bcrit_located(law([100.0, 200.0, 2000.0]))  # 2 of 3 inside
+    assert not bcrit_located(law([10.0, 20.0, 100.0]))  # 1 of 3 inside: extrapolated
+    assert not bcrit_located(None) and not bcrit_located({"error": "too few"})
 
 
 def test_needed_span_gives_the_asked_interval() -> None:

@@ -74,8 +74,9 @@ def measure(data: Any, profile: KaplanProfile, *, bootstrap: int, seed: int
     f_ld = ka.finding_ld(data, sd_rel)
     law = ka.critical_batch_law(data, sd_rel, seed=seed)
     f_b = ka.finding_bcrit(data, law)
-    # the S_min and C_min adjustments (Eq. 5.4-5.5) only with a measured critical batch
-    usable = law is not None and "result" in law and f_b.verdict != "not measurable"
+    # the S_min and C_min adjustments (Eq. 5.4-5.5) only with a located critical batch (its
+    # estimates inside the batch sizes tried), whatever finding 5's verdict against the paper
+    usable = ka.bcrit_located(law)
     curves = ka.ladder_curves(data, law if usable else None)
     f_lc = ka.finding_lc(data, ka.ladder_curves(data, law), sd_rel, adjusted=True,
                          extrapolated=None if usable else "B_crit extrapolated or missing")
