@@ -228,13 +228,16 @@ def test_nmt_encdec_synthetic_recovery() -> None:
 def test_gordon_synthetic_recovery() -> None:
     true = {"Nc": 8.8e10, "Dc": 5e6, "alphaN": 0.07, "alphaD": 0.3}
     # Nc sits under a small exponent (alphaN/alphaD ~ 0.23 inside, 0.07 overall): it needs
-    # a wide N range and many points to be pinned within 5% at 1% noise
-    g_n, g_d = np.geomspace(1e5, 1e9, 12), np.geomspace(1e4, 1e10, 16)
+    # a wide N range and many points to be pinned within 5% at 1% noise. On a 12 x 16 grid one
+    # seed in four missed (Nc -9.4%); on this 36 x 48 grid 12 seeds of 12 came within 2.5%, and
+    # the test holds for several seeds, not one chosen
+    g_n, g_d = np.geomspace(1e5, 1e9, 36), np.geomspace(1e4, 1e10, 48)
     N, D = (a.ravel() for a in np.meshgrid(g_n, g_d))
-    L = _noisy(get_law("gordon-nmt").predict(true, N=N, D=D), seed=2)
-    res = fit(pd.DataFrame({"N": N, "D": D, "loss": L}), "gordon-nmt", bootstrap=0)
-    for k, v in true.items():
-        assert res.params[k] == pytest.approx(v, rel=0.05), k
+    for seed in range(4):
+        L = _noisy(get_law("gordon-nmt").predict(true, N=N, D=D), seed=seed)
+        res = fit(pd.DataFrame({"N": N, "D": D, "loss": L}), "gordon-nmt", bootstrap=0)
+        for k, v in true.items():
+            assert res.params[k] == pytest.approx(v, rel=0.05), (seed, k)
 
 
 def test_gordon_runs_agree_with_the_papers_own_fit() -> None:
