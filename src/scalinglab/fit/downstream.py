@@ -186,12 +186,12 @@ def _step2_metric(res: FitResult, loss_column: str, loss: np.ndarray, form: str,
 
 
 def _pct(a: np.ndarray, confidence: float) -> list[float] | None:
-    a = a[np.isfinite(a)]
-    if a.size < 2:
-        return None
-    q = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(a, [q, 1.0 - q])
-    return [float(lo), float(hi)]
+    """The percentile interval of the finite draws (:func:`scalinglab.fit.core._percentile`),
+    None with fewer than two."""
+    from scalinglab.fit.core import _percentile
+
+    lo, hi = _percentile(np.asarray(a, float), confidence)
+    return None if np.isnan(lo) else [lo, hi]
 
 
 def floor_ceiling_check(values: Sequence[float] | np.ndarray, *, chance: float | None,
@@ -217,16 +217,15 @@ def _column(df: pd.DataFrame, name: str, parameter: str, what: str, src: str) ->
 
 
 def _units(df: pd.DataFrame, by: str) -> tuple[list[np.ndarray], str]:
-    """Resampling units as lists of row positions."""
+    """Resampling units as lists of row positions, chosen as :func:`scalinglab.fit` chooses
+    them (``auto``: whole runs when a run has several rows, else points)."""
+    from scalinglab.fit.core import _units as unit_labels
+
     if by not in BOOTSTRAP_UNITS:
         raise ParameterError("bootstrap_by", unknown("resampling unit", by, BOOTSTRAP_UNITS))
-    if by == "auto":
-        by = "run_id" if "run_id" in df.columns and df["run_id"].duplicated().any() else "points"
-    if by == "points":
-        return [np.array([i]) for i in range(len(df))], "points"
-    if by not in df.columns:
-        raise ParameterError("bootstrap_by", f"the table has no {by!r} column")
-    labels = df[by].astype(str).to_numpy()
+    labels, by = unit_labels(df, by)
+    if labels is None:
+        return [np.array([i]) for i in range(len(df))], by
     return [np.flatnonzero(labels == u) for u in dict.fromkeys(labels)], by
 
 

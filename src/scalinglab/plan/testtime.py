@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalinglab.errors import ParameterError
 from scalinglab.laws.testtime import samples_for_coverage, trade_off
-from scalinglab.plan.optimal import _check_level, _quantiles
+from scalinglab.plan.optimal import _check_level, _quantiles, check_positive
 from scalinglab.plan.record import PlanRecord
 from scalinglab.plan.source import PlanLaw, as_plan_law
 
@@ -108,15 +108,8 @@ def _finite(value: Any, name: str, what: str) -> float:
     return v
 
 
-def _positive(value: Any, name: str, what: str) -> float:
-    v = _finite(value, name, what)
-    if v <= 0:
-        raise ParameterError(name, f"{what} must be > 0, got {value!r}")
-    return v
-
-
 def _optional_positive(value: Any, name: str, what: str) -> float | None:
-    return None if value is None else _positive(value, name, what)
+    return None if value is None else check_positive(value, name, what)
 
 
 def _law_of(pl: PlanLaw | FitResult, want: str) -> PlanLaw:
@@ -232,7 +225,7 @@ def plan_test_compute(pl: PlanLaw | FitResult, target: float, *, queries: float 
     p = _law_of(pl, "train-test")
     tgt = _finite(target, "target", "target score")
     lim = _Limits(
-        queries=_positive(queries, "queries", "number of queries"),
+        queries=check_positive(queries, "queries", "number of queries"),
         c_test_min=_optional_positive(c_test_min, "c_test_min", "minimum test compute"),
         c_test_max=_optional_positive(c_test_max, "c_test_max", "maximum test compute"),
         c_train_max=_optional_positive(c_train_max, "c_train_max", "maximum training compute"),
@@ -320,7 +313,7 @@ def plan_samples(pl: PlanLaw | FitResult, target: float, *,
                              f"(the law reaches 1 only with unboundedly many samples), got "
                              f"{target!r}")
     fps = _optional_positive(flops_per_sample, "flops_per_sample", "FLOPs per sample")
-    nq = _positive(queries, "queries", "number of queries")
+    nq = check_positive(queries, "queries", "number of queries")
     lvl = _check_level(level, p)
     plan = SamplesPlan(law=p.law.name, target=tgt, reachable=False, flops_per_sample=fps,
                        queries=nq,
